@@ -1,0 +1,38 @@
+# Two commands for a new user: `make demo` (set up + main job) and `make test`.
+# Everything installs into .venv from PyPI; nothing is downloaded at run time.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out
+# DeepRacer's track files beside the repository (tests and CI); optional for the demo.
+SHARED_TRACKS := $(abspath ../shared/tracks)
+ifneq ($(wildcard $(SHARED_TRACKS)),)
+export RACERL_TRACK_PATH ?= $(SHARED_TRACKS)
+endif
+
+.PHONY: demo test test-fast lint setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The main job: drive the default track and save a picture of the lap.
+demo: setup
+	$(BIN)/racerl tracks
+	$(BIN)/racerl drive --out $(OUT)/drive.png
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""racerl: an open, local, fast re-creation of AWS DeepRacer.
+
+The public API is small: :func:`make_env` (or ``gymnasium.make("racerl/DeepRacer-v0")``
+after ``import racerl``), :func:`load_track`, :func:`load_reward_function` and
+:func:`load_action_space`. Everything else lives in its own module.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from racerl.actions import load_action_space
+from racerl.catalog import DEFAULT_TRACK, load_track
+from racerl.env import RacerEnv, make_env
+from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError, TrackError
+from racerl.reward import load_reward_function
+
+__all__ = [
+    "DEFAULT_TRACK",
+    "ActionSpaceError",
+    "RacerEnv",
+    "RacerlError",
+    "RewardFunctionError",
+    "TrackError",
+    "load_action_space",
+    "load_reward_function",
+    "load_track",
+    "make_env",
+]
+__version__ = "0.1.0"
+
+ENV_ID = "racerl/DeepRacer-v0"
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="racerl.env:RacerEnv")

@@ -1,0 +1,167 @@
+"""The ``racerl`` command line: a thin typer shell over the library.
+
+Every user mistake (a bad track, action space or reward function) arrives here as a
+:class:`~racerl.errors.RacerlError` and is printed as one line, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from racerl.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
+from racerl.errors import RacerlError
+
+app = typer.Typer(help="racerl: train and race DeepRacer cars locally.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+tracks_app = typer.Typer(help="List, add and create tracks.", invoke_without_command=True)
+app.add_typer(tracks_app, name="tracks")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(func):
+    """Print a RacerlError as one readable line and exit 2 instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except RacerlError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@tracks_app.callback()
+@user_errors
+def tracks_list(ctx: typer.Context) -> None:
+    """Show every track found: built-in, DeepRacer's (when added) and your own."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows, broken = track_index()
+    table = Table(title="Tracks (racerl home, RACERL_TRACK_PATH, built-in)")
+    for col, justify in (("name", "left"), ("source", "left"), ("length m", "right"),
+                         ("width m", "right"), ("direction", "left"), ("waypoints", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for info in rows:
+        name = f"{info.name} (default)" if info.name == DEFAULT_TRACK else info.name
+        table.add_row(name, info.source, f"{info.length:.2f}", f"{info.width:.3f}",
+                      info.direction, str(info.rows))
+    console.print(table)
+    for path, why in broken:
+        err_console.print(f"[yellow]skipped[/] {path}: {why}", highlight=False)
+
+
+@tracks_app.command("add")
+@user_errors
+def tracks_add(sources: list[Path] = typer.Argument(..., help=".npy files or folders")) -> None:
+    """Copy track files (e.g. DeepRacer's route folder) into the racerl home."""
+    written = add_tracks(sources)
+    console.print(f"added {len(written)} track(s) to {written[0].parent}" if written
+                  else "nothing added")
+
+
+@tracks_app.command("create")
+@user_errors
+def tracks_create(
+    name: str = typer.Argument(..., help="name of the new track"),
+    seed: int | None = typer.Option(None, help="random but valid shape from this seed"),
+    points: str | None = typer.Option(None, help="control points 'x,y x,y ...' in metres"),
+    width: float = typer.Option(0.76, help="track width, metres"),
+    length: float | None = typer.Option(None, help="scale the centre line to this length"),
+    spacing: float = typer.Option(0.2, help="distance between waypoints, metres"),
+    clockwise: bool = typer.Option(False, help="drive the loop clockwise"),
+    out: Path | None = typer.Option(None, help="file to write (default: the racerl home)"),
+    picture: Path | None = typer.Option(None, help="also save a top-down PNG"),
+) -> None:
+    """Generate a closed, smooth track in DeepRacer's file layout."""
+    from racerl.home import user_tracks_dir
+    from racerl.track import Track
+    from racerl.trackgen import generate_track, write_track
+
+    if (seed is None) == (points is None):
+        raise RacerlError("give exactly one of --seed N or --points 'x,y x,y ...'")
+    control = parse_control_points(points) if points is not None else None
+    rows = generate_track(control_points=control, seed=seed, length=length, width=width,
+                          spacing=spacing, clockwise=clockwise)
+    target = out or user_tracks_dir() / f"{name}.npy"
+    write_track(rows, target)
+    track = Track(rows, name=name)
+    console.print(f"wrote {target}: {track.length:.2f} m, {len(rows)} waypoints, "
+                  f"width {track.summary_width():.3f} m")
+    if picture:
+        _save_view(track, picture)
+
+
+@app.command()
+@user_errors
+def view(
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
+    out: Path = typer.Option(Path("view.png"), help="PNG to write"),
+    reverse: bool = typer.Option(False, help="drive the track the other way"),
+) -> None:
+    """Save a top-down picture of a track."""
+    _save_view(load_track(track, reverse=reverse), out)
+
+
+def parse_control_points(text: str) -> np.ndarray:
+    """'x,y x,y ...' (metres) to an (N, 2) array, or a RacerlError saying what is wrong."""
+    try:
+        points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
+    except ValueError:
+        raise RacerlError(f"--points {text!r}: expected 'x,y x,y ...' in metres") from None
+    if any(len(p) != 2 for p in points):
+        raise RacerlError(f"--points {text!r}: every point needs exactly two numbers, x,y")
+    return np.array(points, dtype=np.float64)
+
+
+def _save_view(track, out: Path) -> None:
+    from racerl.render import TopDownRenderer, save_png
+
+    xy, yaw = track.pose_at(0.0)
+    caption = (f"{track.name}: {track.length:.2f} m, width {track.summary_width():.2f} m, "
+               f"{'ccw' if track.is_ccw else 'cw'}")
+    save_png(TopDownRenderer(track).draw(np.array([[xy[0], xy[1], yaw]]), caption=caption), out)
+    console.print(f"saved {out}")
+
+
+@app.command()
+@user_errors
+def drive(
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
+    speed: float = typer.Option(1.0, help="target speed, m/s"),
+    reward: str = typer.Option("follow_center_line", help="reward function file or example"),
+    out: Path = typer.Option(Path("drive.png"), help="PNG of the lap, coloured by speed"),
+) -> None:
+    """Drive one lap with the scripted pure-pursuit driver and save a picture of it."""
+    from racerl.drivers import drive_lap
+    from racerl.render import TopDownRenderer, save_png, speed_colors
+    from racerl.reward import load_reward_function
+
+    course = load_track(track)
+    result = drive_lap(course, speed=speed, reward=load_reward_function(reward))
+    table = Table(title=f"Scripted lap on {course.name} ({course.length:.2f} m)")
+    for col in ("driver", "status", "lap time s", "steps", "progress %", "total reward"):
+        table.add_column(col)
+    lap = f"{result.lap_time:.2f}" if result.lap_time is not None else "-"
+    table.add_row(f"pure pursuit @ {speed:g} m/s", result.status, lap, str(result.steps),
+                  f"{float(result.progress):.1f}", f"{result.total_reward:.1f}")
+    console.print(table)
+    caption = (f"{course.name}: pure pursuit at {speed:g} m/s, {result.status}, lap {lap} s; "
+               f"trail colour = speed, 0 (purple) to {result.speeds.max():.2f} m/s (yellow)")
+    image = TopDownRenderer(course).draw(trails=[result.trail],
+                                         trail_colors=[speed_colors(result.speeds)],
+                                         caption=caption)
+    save_png(image, out)
+    console.print(f"saved {out}")
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()

@@ -1,0 +1,1 @@
+"""Files shipped for users to read and copy: example reward functions and action spaces."""

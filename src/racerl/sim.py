@@ -1,0 +1,207 @@
+"""``BatchSim``: N cars on one track, stepped together under DeepRacer's episode rules.
+
+State is a handful of arrays (see :class:`~racerl.vehicle.CarState`); one step is a few
+NumPy operations for the whole batch plus one reward-function call per car, the only
+per-car Python code. The order inside a step follows reference section 2.5: params and
+episode rules describe the car *before* the action moves it, the physics then advances one
+camera frame (1/15 s), and the reward function is called with those params.
+
+Episode rules (reference section 8): the first step after a reset is a PREPARE step (zero
+command, ``steps`` = 1.0, reward 0, reward function not called); then RUN steps until the
+first of, in this priority, ``lap_complete`` (progress ≥ 100), ``crashed``, ``off_track``
+(no wheel centre on the road), ``immobilized`` (15 RUN steps moving ≤ 0.3 mm) or
+``reversed`` (15 RUN steps of falling progress); ``max_steps`` truncates.
+
+Start positions: ``start="round_robin"`` (training) starts episode k of car i at
+``(start_offset + (k + i) * round_robin_step) mod 1`` of the lap, so one car cycles through
+DeepRacer's 20 start points 5 % apart and a batch spreads over them; ``start="line"``
+(evaluation) always starts on the start line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from racerl.params import ParamsBatch, as_pylist, build_params, reward_copy
+from racerl.reward import RewardFunction, call_reward, load_reward_function
+from racerl.track import Track
+from racerl.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
+
+STATUSES = ("prepare", "in_progress", "lap_complete", "crashed", "off_track",
+            "immobilized", "reversed")
+TERMINAL = ("lap_complete", "crashed", "off_track", "immobilized", "reversed")
+IMMOBILIZED_DISTANCE = 0.0003  # metres per step (reference 8.3)
+RULE_COUNT = 15  # consecutive RUN steps for immobilized and reversed (reference 8.3)
+DEFAULT_MAX_STEPS = 100_000
+
+
+@dataclass
+class StepResult:
+    """What one :meth:`BatchSim.step` produced, one entry per car."""
+
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    status: list[str]
+    params: list[dict]
+    lap_time: np.ndarray  # seconds on lap_complete, NaN otherwise
+
+
+class BatchSim:
+    """Step N cars at once on one track. Cars are reset individually by the caller."""
+
+    def __init__(self, track: Track, n_cars: int = 1, reward: RewardFunction | None = None,
+                 vehicle: VehicleParams | None = None, start: str = "round_robin",
+                 start_offset: float = 0.0, round_robin_step: float = 0.05,
+                 max_steps: int = DEFAULT_MAX_STEPS):
+        if start not in ("round_robin", "line"):
+            raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
+        self.track = track
+        self.n = n_cars
+        self.vehicle = vehicle or VehicleParams()
+        self.start = start
+        self.start_offset = start_offset
+        self.round_robin_step = round_robin_step
+        self.max_steps = max_steps
+        self.reward = reward or load_reward_function("follow_center_line")
+        self.reward_fns = [self.reward.instance() for _ in range(n_cars)]
+        self._waypoints = [tuple(p) for p in track.waypoints.tolist()]
+        self.car = CarState.zeros(n_cars)
+        self.steps = np.zeros(n_cars, dtype=np.int64)
+        self.prev_progress = np.zeros(n_cars)
+        self.start_ndist = np.zeros(n_cars)
+        self.episodes_started = np.zeros(n_cars, dtype=np.int64)
+        self.immobile_count = np.zeros(n_cars, dtype=np.int64)
+        self.reverse_count = np.zeros(n_cars, dtype=np.int64)
+        self.sim_time = np.zeros(n_cars)
+        self._last_base = np.full((2, n_cars), np.nan)  # base_link one step ago
+        self._measured_at = self.car.model_point()
+        self.geometry = self.track.measure(self._measured_at)
+        self.reset()
+        self.episodes_started[:] = 0  # placing the cars is not an episode yet
+
+    # -- episodes -----------------------------------------------------------------------------
+
+    def next_start(self, car: np.ndarray) -> np.ndarray:
+        """Start fraction of each given car's next episode."""
+        if self.start == "line":
+            return np.full(len(car), self.start_offset % 1.0)
+        k = self.episodes_started[car] + car
+        return (self.start_offset + k * self.round_robin_step) % 1.0
+
+    def reset(self, cars: np.ndarray | list[int] | None = None,
+              start_ndist: np.ndarray | float | None = None) -> None:
+        """Put the given cars (default: all) at their start pose, standing, in PREPARE."""
+        idx = np.arange(self.n) if cars is None else np.asarray(cars, dtype=np.int64)
+        if len(idx) == 0:
+            return
+        if start_ndist is None:
+            start = self.next_start(idx)
+        else:
+            start = np.broadcast_to(np.asarray(start_ndist, dtype=np.float64), idx.shape) % 1.0
+        self.episodes_started[idx] += 1
+        xy, yaw = self.track.pose_at(start)
+        xy = np.atleast_2d(xy)
+        self.car.x[idx], self.car.y[idx], self.car.yaw[idx] = xy[:, 0], xy[:, 1], yaw
+        self.car.speed[idx] = 0.0
+        self.car.steering[idx] = 0.0
+        self.start_ndist[idx] = start
+        for arr in (self.steps, self.prev_progress, self.immobile_count, self.reverse_count,
+                    self.sim_time):
+            arr[idx] = 0
+        self._last_base[:, idx] = np.nan
+        self._update_geometry(idx)
+
+    # -- stepping -----------------------------------------------------------------------------
+
+    def step(self, steering_deg: np.ndarray, speed: np.ndarray) -> StepResult:
+        """Apply one commanded (steering in degrees, speed in m/s) per car for one frame."""
+        steering_deg = np.broadcast_to(np.asarray(steering_deg, dtype=np.float64), (self.n,))
+        speed = np.broadcast_to(np.asarray(speed, dtype=np.float64), (self.n,))
+        prepare = self.steps == 0
+        self.steps += 1
+        running = ~prepare
+
+        # 1. Where the car is now (before the action moves it): params and rules.
+        point = self.car.model_point()
+        if not np.array_equal(point, self._measured_at):
+            self._update_geometry()  # the pose was set from outside since the last measure
+        geo = self.geometry
+        raw = self._raw_progress(geo.ndist)
+        wheels = self.track.on_track(self.car.wheel_positions())
+        all_on = wheels.all(axis=1)
+        off_track = ~wheels.any(axis=1)
+        lap = raw >= 100.0
+        moved = np.hypot(self.car.x - self._last_base[0], self.car.y - self._last_base[1])
+        self.immobile_count = np.where(running & (moved <= IMMOBILIZED_DISTANCE),
+                                       self.immobile_count + 1, 0)
+        self.reverse_count = np.where(running & (raw < self.prev_progress),
+                                      self.reverse_count + 1, 0)
+        status = self._status(prepare, lap, off_track)
+        progress = [100 if r > 100.0 else r for r in as_pylist(raw)]
+        self.prev_progress = np.where(raw >= 100.0, 0.0, raw)
+        batch = ParamsBatch(
+            x=as_pylist(point[:, 0]), y=as_pylist(point[:, 1]),
+            heading=as_pylist(np.degrees(self.car.yaw)),
+            distance_from_center=as_pylist(geo.distance_from_center),
+            projection_distance=as_pylist(geo.ndist * self.track.length),
+            progress=progress, steps=as_pylist(self.steps.astype(np.float64)),
+            speed=as_pylist(speed), steering_angle=as_pylist(steering_deg),
+            track_width=as_pylist(geo.track_width),
+            closest_waypoints=np.stack([geo.prev_waypoint, geo.next_waypoint], 1).tolist(),
+            is_left_of_center=as_pylist(geo.is_left_of_center),
+            all_wheels_on_track=as_pylist(all_on), is_offtrack=as_pylist(off_track),
+            is_crashed=[False] * self.n, sim_time=as_pylist(self.sim_time),
+        )
+        params = build_params(batch, self._waypoints, self.track.length, self.track.reversed)
+
+        # 2. One camera frame of physics; PREPARE cars get a zero command (they stand still).
+        steer_cmd, speed_cmd = clip_commands(steering_deg, speed, self.vehicle)
+        self._last_base = np.stack([self.car.x, self.car.y])
+        advance(self.car, np.where(prepare, 0.0, steer_cmd), np.where(prepare, 0.0, speed_cmd),
+                self.vehicle)
+        self.sim_time += CONTROL_DT
+        self._update_geometry()
+
+        # 3. The reward function sees the params of step 1 (RUN steps only).
+        rewards = np.zeros(self.n)
+        for i in np.flatnonzero(running):
+            rewards[i] = call_reward(self.reward_fns[i], reward_copy(params[i]),
+                                     self.reward.label)
+
+        terminated = np.array([s in TERMINAL for s in status])
+        truncated = ~terminated & (self.steps >= self.max_steps)
+        lap_time = np.where(np.array([s == "lap_complete" for s in status]),
+                            self.steps * CONTROL_DT, np.nan)
+        return StepResult(rewards, terminated, truncated, status, params, lap_time)
+
+    def _update_geometry(self, cars: np.ndarray | None = None) -> None:
+        """Measure the cars' current model points; the next step's params reuse this."""
+        point = self.car.model_point()
+        if cars is None:
+            self.geometry = self.track.measure(point)
+        else:
+            fresh = self.track.measure(point[cars])
+            for name, value in vars(fresh).items():
+                getattr(self.geometry, name)[cars] = value
+        self._measured_at = point
+
+    def _raw_progress(self, ndist: np.ndarray) -> np.ndarray:
+        """Progress in percent from the episode's start, with DeepRacer's wrap rules (2.4)."""
+        raw = 100.0 * (ndist - self.start_ndist)
+        raw = np.where(raw <= 0.0, raw + 100.0, raw)
+        raw = np.where(self.prev_progress > raw + 50.0, raw + 100.0, raw)
+        raw = np.where(raw > self.prev_progress + 50.0, raw - 100.0, raw)
+        return raw
+
+    def _status(self, prepare: np.ndarray, lap: np.ndarray, off_track: np.ndarray) -> list[str]:
+        """The first rule that fires, in DeepRacer's priority order (reference 8.3)."""
+        codes = np.full(self.n, "in_progress", dtype=object)
+        codes[prepare] = "prepare"
+        codes[self.reverse_count >= RULE_COUNT] = "reversed"
+        codes[self.immobile_count >= RULE_COUNT] = "immobilized"
+        codes[off_track] = "off_track"
+        codes[lap] = "lap_complete"
+        return codes.tolist()

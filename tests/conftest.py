@@ -1,0 +1,42 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MISSING_TRACKS = "DeepRacer track files not found: put ../shared/tracks on RACERL_TRACK_PATH"
+
+
+def find_deepracer_tracks() -> Path | None:
+    """The folder holding DeepRacer's route files (reinvent_base.npy...), if there is one."""
+    candidates = [Path(p).expanduser()
+                  for p in os.environ.get("RACERL_TRACK_PATH", "").split(os.pathsep) if p.strip()]
+    candidates.append(REPO.parent / "shared" / "tracks")
+    for folder in candidates:
+        if (folder / "reinvent_base.npy").is_file():
+            return folder
+    return None
+
+
+@pytest.fixture(scope="session")
+def deepracer_tracks() -> Path:
+    """Path of the DeepRacer track folder; skips the test when it is absent."""
+    folder = find_deepracer_tracks()
+    if folder is None:
+        pytest.skip(MISSING_TRACKS)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty racerl home; DeepRacer's tracks stay on the search path."""
+    home = tmp_path_factory.mktemp("racerl_home")
+    monkeypatch.setenv("RACERL_HOME", str(home))
+    folder = find_deepracer_tracks()
+    if folder is not None:
+        monkeypatch.setenv("RACERL_TRACK_PATH", str(folder))
+    return home

@@ -1,0 +1,59 @@
+"""The racerl command line: main job, views, tracks, and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from racerl.cli import app
+
+runner = CliRunner()
+
+
+def test_drive_default_track_saves_picture(tmp_path):
+    out = tmp_path / "drive.png"
+    result = runner.invoke(app, ["drive", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "lap_complete" in result.output
+    image = np.asarray(Image.open(out))
+    assert image.ndim == 3 and image.shape[0] > 200
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 20  # a real picture, not blank
+
+
+def test_view_writes_png(tmp_path):
+    out = tmp_path / "view.png"
+    result = runner.invoke(app, ["view", "--track", "circuit", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > 200
+
+
+def test_tracks_lists_builtins():
+    result = runner.invoke(app, ["tracks"])
+    assert result.exit_code == 0, result.output
+    assert "loop (default)" in result.output and "built-in" in result.output
+
+
+def test_tracks_create_and_add(tmp_path, isolated_home):
+    result = runner.invoke(app, ["tracks", "create", "mytrack", "--seed", "4",
+                                 "--picture", str(tmp_path / "t.png")])
+    assert result.exit_code == 0, result.output
+    assert (isolated_home / "tracks" / "mytrack.npy").is_file()
+    assert (tmp_path / "t.png").is_file()
+    listing = runner.invoke(app, ["tracks"])
+    assert "mytrack" in listing.output
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path):
+    bad = tmp_path / "broken.npy"
+    np.save(bad, np.full((20, 6), np.nan))
+    for args, fragment in (
+        (["view", "--track", str(bad)], "NaN"),
+        (["view", "--track", "nope"], "no track named"),
+        (["drive", "--reward", str(tmp_path / "r.py")], "no such reward function"),
+        (["tracks", "create", "x"], "exactly one of --seed"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output
+        assert "Traceback" not in result.output
