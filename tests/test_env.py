@@ -9,8 +9,9 @@ from gymnasium.utils.env_checker import check_env
 
 import racerl
 import racerl.drivers
-from racerl.env import STATE_SIZE, RacerEnv
+from racerl.env import RacerEnv
 from racerl.errors import RewardFunctionError, TrackError
+from racerl.racers import STATE_SIZE
 
 
 def test_passes_gymnasium_env_checker():
@@ -21,7 +22,7 @@ def test_passes_gymnasium_env_checker():
 def test_registered_with_gymnasium_make():
     env = gym.make("racerl/DeepRacer-v0", track="oval", render_mode="rgb_array")
     obs, info = env.reset(seed=0)
-    assert obs.shape == (STATE_SIZE,) and obs.dtype == np.float32
+    assert obs.shape == (120, 160, 1) and obs.dtype == np.uint8  # the camera by default
     assert info["status"] == "prepare"
     frame = env.render()
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
@@ -48,8 +49,15 @@ def test_reward_is_exactly_what_the_function_returned():
         assert not terminated
 
 
+def test_state_observation_option():
+    env = racerl.make_env(track="loop", observation="state", seed=0)
+    obs, _ = env.reset()
+    assert obs.shape == (STATE_SIZE,) and obs.dtype == np.float32
+    assert env.observation_space.contains(obs)
+
+
 def test_straight_action_drives_forward_and_obs_changes():
-    env = racerl.make_env(track="loop", seed=0)
+    env = racerl.make_env(track="loop", observation="state", seed=0)
     obs0, _ = env.reset()
     for _ in range(10):
         obs, *_ = env.step(5)  # straight, 1 m/s
@@ -112,3 +120,5 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         RacerEnv(track="nowhere")
     with pytest.raises(ValueError, match="observation"):
         RacerEnv(track="loop", observation="lidar")
+    with pytest.raises(ValueError, match="lighting"):
+        RacerEnv(track="loop", lighting="disco")

@@ -14,11 +14,13 @@ from racerl.catalog import DEFAULT_TRACK, load_track
 from racerl.env import RacerEnv, make_env
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError, TrackError
 from racerl.reward import load_reward_function
+from racerl.vector import RacerVectorEnv, make_vec_env
 
 __all__ = [
     "DEFAULT_TRACK",
     "ActionSpaceError",
     "RacerEnv",
+    "RacerVectorEnv",
     "RacerlError",
     "RewardFunctionError",
     "TrackError",
@@ -26,9 +28,11 @@ __all__ = [
     "load_reward_function",
     "load_track",
     "make_env",
+    "make_vec_env",
 ]
 __version__ = "0.1.0"
 
 ENV_ID = "racerl/DeepRacer-v0"
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="racerl.env:RacerEnv")
+    gym.register(id=ENV_ID, entry_point="racerl.env:RacerEnv",
+                 vector_entry_point="racerl.vector:RacerVectorEnv")

@@ -79,13 +79,13 @@ def build_params(batch: ParamsBatch, waypoints: list[tuple[float, float]],
 
 def reward_copy(params: dict) -> dict:
     """The copy a reward function gets: DeepRacer passes a deep copy, so mutating it changes
-    nothing. Values are scalars, tuples or lists of scalars/tuples/short lists, so copying
-    each list (and the lists inside ``objects_location``) is a full deep copy, only cheaper."""
-    out = {}
+    nothing. Values are scalars, lists of scalars or tuples (immutable), or lists of short
+    lists (``objects_location``); copying each list one level down is a full deep copy."""
+    out = dict(params)
     for key, value in params.items():
         if type(value) is list:
-            value = [list(v) if type(v) is list else v for v in value]
-        out[key] = value
+            out[key] = [list(v) for v in value] if value and type(value[0]) is list \
+                else list(value)
     return out
 
 

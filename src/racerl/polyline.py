@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
-
-_CHUNK = 4096  # points per block: keeps the (points x segments) scratch arrays small
 
 
 @dataclass(frozen=True)
@@ -42,24 +41,8 @@ class Polyline:
 
         Returns ``(arc_length, closest_xy)``; arc lengths lie in [0, length].
         """
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        arc = np.empty(len(points))
-        closest = np.empty((len(points), 2))
-        for lo in range(0, len(points), _CHUNK):
-            p = points[lo : lo + _CHUNK]
-            rel_x = p[:, None, 0] - self._start[None, :, 0]
-            rel_y = p[:, None, 1] - self._start[None, :, 1]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = (rel_x * self._delta[:, 0] + rel_y * self._delta[:, 1]) / self._len2
-            t = np.where(self._len2 > 0, np.clip(t, 0.0, 1.0), 0.0)
-            dx = rel_x - t * self._delta[:, 0]
-            dy = rel_y - t * self._delta[:, 1]
-            best = np.argmin(dx * dx + dy * dy, axis=1)
-            rows = np.arange(len(p))
-            tb = t[rows, best]
-            arc[lo : lo + _CHUNK] = self.cumulative[best] + tb * np.sqrt(self._len2[best])
-            closest[lo : lo + _CHUNK] = self._start[best] + tb[:, None] * self._delta[best]
-        return arc, closest
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 2)
+        return _project(points, self.vertices, self.cumulative)
 
     def interpolate(self, arc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Point and direction (radians) at arc lengths; wraps around on closed lines."""
@@ -98,3 +81,34 @@ def signed_area(vertices: np.ndarray) -> float:
     """Shoelace area: positive when the ring runs counter-clockwise."""
     x, y = vertices[:, 0], vertices[:, 1]
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+@numba.njit(cache=True, nogil=True)
+def _project(points: np.ndarray, vertices: np.ndarray,
+             cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest point on the polyline for every point: a full scan over the segments, compiled
+    (a few hundred segments per track make a scan cheaper than any spatial index)."""
+    m, n_seg = points.shape[0], vertices.shape[0] - 1
+    arc = np.empty(m)
+    closest = np.empty((m, 2))
+    for i in range(m):
+        px, py = points[i, 0], points[i, 1]
+        best, best_t, best_d = 0, 0.0, np.inf
+        for k in range(n_seg):
+            ax, ay = vertices[k, 0], vertices[k, 1]
+            dx, dy = vertices[k + 1, 0] - ax, vertices[k + 1, 1] - ay
+            len2 = dx * dx + dy * dy
+            t = 0.0
+            if len2 > 0.0:
+                t = ((px - ax) * dx + (py - ay) * dy) / len2
+                t = min(max(t, 0.0), 1.0)
+            ex, ey = px - ax - t * dx, py - ay - t * dy
+            d = ex * ex + ey * ey
+            if d < best_d:  # strict: ties go to the lowest segment index, as in shapely
+                best, best_t, best_d = k, t, d
+        dx = vertices[best + 1, 0] - vertices[best, 0]
+        dy = vertices[best + 1, 1] - vertices[best, 1]
+        arc[i] = cumulative[best] + best_t * np.sqrt(dx * dx + dy * dy)
+        closest[i, 0] = vertices[best, 0] + best_t * dx
+        closest[i, 1] = vertices[best, 1] + best_t * dy
+    return arc, closest

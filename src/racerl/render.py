@@ -44,41 +44,7 @@ class TopDownRenderer:
         return np.stack([px, py], axis=-1)
 
     def _draw_track(self) -> Image.Image:
-        f = SUPERSAMPLE
-        img = Image.new("RGB", (self.width * f, self.height * f), GROUND)
-        draw = ImageDraw.Draw(img)
-        track = self.track
-        inner, outer = self.to_pixels(track.rows[:, 2:4], f), self.to_pixels(track.rows[:, 4:6], f)
-        if track.is_loop:
-            draw.polygon([tuple(p) for p in outer], fill=ROAD)
-            draw.polygon([tuple(p) for p in inner], fill=GROUND)
-        else:
-            draw.polygon([tuple(p) for p in np.concatenate([outer, inner[::-1]])], fill=ROAD)
-        line_px = max(2, int(0.05 * self.scale * f))
-        for border in (inner, outer):
-            draw.line([tuple(p) for p in border], fill=BORDER, width=line_px, joint="curve")
-        dash = 0.1  # metres of paint, then the same of gap
-        for start in np.arange(0.0, track.length - dash, 2 * dash):
-            seg, _ = track.center.interpolate(np.linspace(start, start + dash, 4))
-            draw.line([tuple(p) for p in self.to_pixels(seg, f)], fill=CENTER,
-                      width=max(1, line_px // 2))
-        self._draw_start_line(draw, f)
-        return img.resize((self.width, self.height), Image.LANCZOS)
-
-    def _draw_start_line(self, draw: ImageDraw.ImageDraw, f: float) -> None:
-        xy, heading = self.track.center.interpolate(np.array([0.0]))
-        normal = np.array([-np.sin(heading[0]), np.cos(heading[0])])
-        along = np.array([np.cos(heading[0]), np.sin(heading[0])])
-        half = 0.5 * self.track.local_width(xy)[0]
-        cells = 8
-        size = 2 * half / cells
-        for i in range(cells):
-            for j in range(2):
-                corner = xy[0] + normal * (-half + i * size) + along * (j * size)
-                quad = [corner, corner + normal * size, corner + normal * size + along * size,
-                        corner + along * size]
-                colour = (20, 20, 20) if (i + j) % 2 else (250, 250, 250)
-                draw.polygon([tuple(p) for p in self.to_pixels(np.array(quad), f)], fill=colour)
+        return paint_track(self.track, self.scale, self.origin, (self.width, self.height))
 
     def draw(self, poses: np.ndarray | None = None, trails: list[np.ndarray] | None = None,
              trail_colors: list[np.ndarray] | None = None,
@@ -116,6 +82,48 @@ class TopDownRenderer:
             draw.rectangle([0, 0, self.width, 18], fill=(0, 0, 0))
             draw.text((6, 3), caption, fill=(255, 255, 255))
         return np.asarray(img)
+
+
+def paint_track(track: Track, scale: float, origin: np.ndarray, size: tuple[int, int],
+                supersample: int = SUPERSAMPLE) -> Image.Image:
+    """The track as DeepRacer paints it, ``scale`` pixels per metre, ``origin`` (metres) at
+    the bottom-left corner of an image of ``size`` (width, height) pixels; y points up."""
+    f = supersample
+    width, height = size
+
+    def px(xy: np.ndarray) -> list[tuple[float, float]]:
+        xy = np.asarray(xy, dtype=np.float64)
+        return list(zip(((xy[..., 0] - origin[0]) * scale * f).tolist(),
+                        ((height - (xy[..., 1] - origin[1]) * scale) * f).tolist(), strict=True))
+
+    img = Image.new("RGB", (width * f, height * f), GROUND)
+    draw = ImageDraw.Draw(img)
+    inner, outer = track.rows[:, 2:4], track.rows[:, 4:6]
+    if track.is_loop:
+        draw.polygon(px(outer), fill=ROAD)
+        draw.polygon(px(inner), fill=GROUND)
+    else:
+        draw.polygon(px(np.concatenate([outer, inner[::-1]])), fill=ROAD)
+    line_px = max(2, int(0.05 * scale * f))
+    for border in (inner, outer):
+        draw.line(px(border), fill=BORDER, width=line_px, joint="curve")
+    dash = 0.1  # metres of paint, then the same of gap
+    for start in np.arange(0.0, track.length - dash, 2 * dash):
+        seg, _ = track.center.interpolate(np.linspace(start, start + dash, 4))
+        draw.line(px(seg), fill=CENTER, width=max(1, line_px // 2))
+    xy, heading = track.center.interpolate(np.array([0.0]))
+    normal = np.array([-np.sin(heading[0]), np.cos(heading[0])])
+    along = np.array([np.cos(heading[0]), np.sin(heading[0])])
+    half = 0.5 * track.local_width(xy)[0]
+    cells = 8
+    cell = 2 * half / cells
+    for i in range(cells):  # a chequered start line
+        for j in range(2):
+            corner = xy[0] + normal * (-half + i * cell) + along * (j * cell)
+            quad = [corner, corner + normal * cell, corner + (normal + along) * cell,
+                    corner + along * cell]
+            draw.polygon(px(np.array(quad)), fill=(20, 20, 20) if (i + j) % 2 else (250,) * 3)
+    return img.resize((width, height), Image.LANCZOS) if f > 1 else img
 
 
 def speed_colors(speeds: np.ndarray, vmax: float | None = None) -> np.ndarray:
