@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MISSING_TRACKS = "DeepRacer track files not found: put ../shared/tracks on RACERL_TRACK_PATH"
+MISSING_TRACKS = ("DeepRacer track files not found: add them with 'racerl tracks add "
+                  "<deepracer-simapp>/bundle/routes' or put their folder (../shared/tracks "
+                  "in CI) on RACERL_TRACK_PATH")
 
 
 def find_deepracer_tracks() -> Path | None:

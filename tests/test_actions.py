@@ -82,3 +82,14 @@ def test_unreadable_json_and_missing_file(tmp_path):
         load_action_space(bad)
     with pytest.raises(ActionSpaceError, match="no such file"):
         load_action_space(tmp_path / "missing.json")
+
+
+def test_bare_action_space_values_as_in_the_readme():
+    discrete = load_action_space([{"steering_angle": -20, "speed": 1.0},
+                                  {"steering_angle": 20, "speed": 1.0}])
+    assert isinstance(discrete, DiscreteActions) and discrete.n == 2
+    continuous = load_action_space({"steering_angle": {"low": -30, "high": 30},
+                                    "speed": {"low": 0.5, "high": 2.0}})
+    assert isinstance(continuous, ContinuousActions) and continuous.speed_high == 2.0
+    with pytest.raises(ActionSpaceError, match="2-30 actions"):
+        load_action_space([])

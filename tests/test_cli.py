@@ -57,3 +57,24 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert fragment in result.output
         assert "Traceback" not in result.output
+
+
+def test_readme_control_point_example(isolated_home):
+    result = runner.invoke(app, ["tracks", "create", "notch", "--points",
+                                 "0,0 12,0 12,6 6,3 0,6"])
+    assert result.exit_code == 0, result.output
+    assert (isolated_home / "tracks" / "notch.npy").is_file()
+
+
+def test_view_camera_and_lighting_grid(tmp_path):
+    for flag, name in (("--camera", "cam.png"), ("--lighting-grid", "grid.png")):
+        out = tmp_path / name
+        result = runner.invoke(app, ["view", flag, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        image = np.asarray(Image.open(out))
+        assert image.shape[1] > 600 and image.std() > 10  # real pictures, not blank
+
+
+def test_view_rejects_unknown_lighting():
+    result = runner.invoke(app, ["view", "--camera", "--lighting", "disco"])
+    assert result.exit_code == 2 and "presets are" in result.output

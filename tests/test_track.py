@@ -338,7 +338,7 @@ def test_zero_width_is_reported(tmp_path, rows):
 def test_not_an_npy_file(tmp_path):
     path = tmp_path / "notes.npy"
     path.write_text("centre, inner, outer\n1, 2, 3\n")
-    with pytest.raises(TrackError, match=r"not a readable \.npy") as err:
+    with pytest.raises(TrackError, match=r"not a NumPy \.npy track file") as err:
         Track.load(path)
     assert str(path) in str(err.value)
 

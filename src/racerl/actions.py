@@ -97,13 +97,19 @@ def default_action_space(max_steering: float = 30.0, steering_levels: int = 5,
     return DiscreteActions(tuple(steering), tuple(speed))
 
 
-def load_action_space(source: str | Path | dict | ActionSpace | None) -> ActionSpace:
-    """An action space from a model_metadata.json path, its parsed dict, or ``None`` (default)."""
+def load_action_space(source: str | Path | dict | list | ActionSpace | None) -> ActionSpace:
+    """An action space from a model_metadata.json path, its parsed dict, the bare
+    ``action_space`` value (a discrete list or a continuous range), or ``None`` (default)."""
     if source is None:
         return default_action_space()
     if isinstance(source, DiscreteActions | ContinuousActions):
         return source
     label = "action space"
+    if isinstance(source, list):  # a bare discrete list, as in model_metadata's action_space
+        source = {"action_space": source, "action_space_type": "discrete"}
+    elif isinstance(source, dict) and "action_space" not in source \
+            and {"steering_angle", "speed"} <= source.keys():  # a bare continuous range
+        source = {"action_space": source, "action_space_type": "continuous"}
     if not isinstance(source, dict):
         path = Path(source)
         label = str(path)

@@ -9,11 +9,10 @@ say where a track comes from; their files are never shipped with racerl.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from racerl.atomic import atomic_write
 from racerl.errors import TrackError
 from racerl.home import builtin_tracks_dir, track_search_path, user_tracks_dir
 from racerl.track import Track
@@ -151,12 +150,5 @@ def add_tracks(sources: list[str | os.PathLike]) -> list[Path]:
         Track.load(path)  # raises a TrackError naming the file
     target = user_tracks_dir()
     target.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in files:
-        dest = target / path.name
-        fd, tmp = tempfile.mkstemp(dir=target, suffix=".npy.tmp")
-        os.close(fd)
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, dest)
-        written.append(dest)
-    return written
+    return [atomic_write(target / path.name, lambda f, src=path: f.write(src.read_bytes()))
+            for path in files]

@@ -7,6 +7,7 @@ Every user mistake (a bad track, action space or reward function) arrives here a
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ app = typer.Typer(help="racerl: train and race DeepRacer cars locally.", no_args
                   pretty_exceptions_enable=False)
 tracks_app = typer.Typer(help="List, add and create tracks.", invoke_without_command=True)
 app.add_typer(tracks_app, name="tracks")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # tables uncut in pipes
 err_console = Console(stderr=True)
 
 
@@ -106,9 +107,29 @@ def view(
     track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
     out: Path = typer.Option(Path("view.png"), help="PNG to write"),
     reverse: bool = typer.Option(False, help="drive the track the other way"),
+    camera: bool = typer.Option(False, "--camera", help="add the car's camera view"),
+    lighting: str = typer.Option("studio", help="lighting preset for --camera"),
+    lighting_grid: bool = typer.Option(False, "--lighting-grid",
+                                       help="the camera view under every lighting preset"),
+    at: float = typer.Option(0.1, help="where the car stands, as a fraction of the lap"),
+    seed: int = typer.Option(0, help="seed of the lighting draw"),
 ) -> None:
-    """Save a top-down picture of a track."""
-    _save_view(load_track(track, reverse=reverse), out)
+    """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
+    from racerl.lighting import PRESETS
+
+    course = load_track(track, reverse=reverse)
+    if lighting not in PRESETS:
+        raise RacerlError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
+    if camera or lighting_grid:
+        from racerl.render import save_png
+        from racerl.views import camera_view_image, lighting_grid_image
+
+        image = (lighting_grid_image(course, at=at, seed=seed) if lighting_grid
+                 else camera_view_image(course, at=at, preset=lighting, seed=seed))
+        save_png(image, out)
+        console.print(f"saved {out}")
+        return
+    _save_view(course, out)
 
 
 def parse_control_points(text: str) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from racerl.atomic import atomic_write
 from racerl.track import Track
 
 GROUND = (88, 122, 80)
@@ -138,18 +139,5 @@ def speed_colors(speeds: np.ndarray, vmax: float | None = None) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path) -> None:
-    """Write an image atomically (temp file, then rename) so no half-written PNG is left."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-    os.close(fd)
-    try:
-        Image.fromarray(image).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write an image atomically, so no half-written PNG is ever left behind."""
+    atomic_write(path, lambda f: Image.fromarray(image).save(f, format="PNG"))

@@ -78,8 +78,9 @@ class Track:
             raise TrackError(f"{path}: no such track file")
         try:
             data = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises several types for a bad file
-            raise TrackError(f"{path}: not a readable .npy array ({exc})") from None
+        except Exception:  # numpy raises several types for a bad file
+            raise TrackError(f"{path}: not a NumPy .npy track file (or the file is damaged)"
+                             ) from None
         return cls(data, name=name or path.stem, source=source, path=path, reverse=reverse)
 
     def reverse(self) -> Track:

@@ -16,8 +16,6 @@ shipped tracks from ``BUILTIN_RECIPES``; the output is deterministic.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.spatial import cKDTree
 
+from racerl.atomic import atomic_write
 from racerl.errors import TrackError
 from racerl.polyline import signed_area
 
@@ -196,18 +195,8 @@ def _check_borders(rows: np.ndarray, width: float) -> None:
 
 def write_track(array: np.ndarray, path: str | Path) -> Path:
     """Save a track as ``.npy`` atomically: a temp file in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(array, dtype=np.float64), allow_pickle=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a track file is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    data = np.asarray(array, dtype=np.float64)
+    return atomic_write(path, lambda f: np.save(f, data, allow_pickle=False))
 
 
 def build_builtin_tracks(out_dir: Path | None = None) -> list[Path]:
