@@ -42,7 +42,10 @@ class RacerSB3VecEnv(VecEnv):
     def step_wait(self):
         obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
         dones = terminated | truncated
-        infos = [{"status": info["status"][i], "progress": info["progress"][i]}
+        # The user's own reward and params ride along for the logs (sim-trace, metrics):
+        # wrappers such as VecNormalize may rescale ``rewards`` but never these.
+        infos = [{"status": info["status"][i], "progress": info["progress"][i],
+                  "params": info["params"][i], "reward": float(rewards[i])}
                  for i in range(self.num_envs)]
         for i in np.flatnonzero(dones):
             infos[i]["terminal_observation"] = info["final_obs"][i]

@@ -1,0 +1,352 @@
+"""``racerl train``: stable-baselines3 PPO or SAC on the batched camera simulator.
+
+The loop reads top to bottom: build the batched env from the config, build (or load) the
+model, then let SB3 alternate rollouts and updates while :class:`Recorder` logs every step
+(sim-trace rows with the user's own reward), every episode (training_metrics.json) and every
+iteration (a checkpoint, atomically). A time or step budget, Ctrl-C and reward-function
+errors all end the run with the last checkpoint on disk; ``--resume`` continues from it and
+``--clone`` starts a new model from another one's weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+
+from racerl.config import TrainConfig
+from racerl.errors import RacerlError, RewardFunctionError
+from racerl.garage import (
+    ModelFolder,
+    create_model_folder,
+    model_folder,
+    save_checkpoint,
+    write_metrics,
+)
+from racerl.policies import policy_setup
+from racerl.reward import load_reward_function
+from racerl.sb3 import to_sb3
+from racerl.simtrace import trace_row, training_trace_path, write_simtrace
+from racerl.vector import RacerVectorEnv
+from racerl.vehicle import CONTROL_DT
+
+
+@dataclass
+class Progress:
+    """What the live view shows; updated by the recorder."""
+
+    iteration: int = 0
+    episodes: int = 0
+    steps: int = 0
+    started: float = field(default_factory=time.time)
+    elapsed_before: float = 0.0  # seconds trained before a resume
+    recent: list[dict] = field(default_factory=list)  # last iteration's episodes
+    best_lap: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.time() - self.started
+
+
+class Recorder(BaseCallback):
+    """Logs steps, episodes and iterations; saves checkpoints; enforces the budget.
+
+    Sim-trace files group whole episodes the way DeepRacer does: file ``k`` holds episodes
+    ``k*E .. (k+1)*E - 1`` in the order they ended, E = ``num_episodes_between_training``.
+    deepracer-utils numbers episodes on exactly that assumption. PPO itself updates the
+    policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update.
+    """
+
+    def __init__(self, folder: ModelFolder, config: TrainConfig, progress: Progress,
+                 metrics: list[dict], deadline: float | None, max_steps: int | None,
+                 on_iteration=None):
+        super().__init__()
+        self.folder, self.config, self.progress = folder, config, progress
+        self.metrics = metrics
+        self.deadline, self.max_steps = deadline, max_steps
+        self.on_iteration = on_iteration
+        self.per_file = config.num_episodes_between_training
+        self.car_rows: list[list[list]] = [[] for _ in range(config.n_envs)]
+        self.block_rows = read_partial_block(folder, progress.episodes, self.per_file)
+        self.returns = np.zeros(config.n_envs)
+        self.step_in_rollout = 0
+        self.pending_checkpoint = False
+        self.stop_reason: str | None = None
+
+    def _on_rollout_start(self) -> None:
+        if self.pending_checkpoint:  # after the policy update of the finished rollout
+            self.save()
+            self.pending_checkpoint = False
+
+    def _on_step(self) -> bool:
+        infos, actions = self.locals["infos"], self.locals["actions"]
+        dones = self.locals["dones"]
+        for i, info in enumerate(infos):
+            params, reward = info["params"], info["reward"]
+            self.returns[i] += reward
+            action = actions[i]
+            action = int(action) if np.ndim(action) == 0 else \
+                f"[{' '.join(str(float(v)) for v in np.ravel(action))}]"
+            self.car_rows[i].append(trace_row(0, params, action, reward, bool(dones[i]),
+                                              info["status"]))
+            if dones[i]:
+                self._episode_done(i, info, params)
+        self.progress.steps = int(self.num_timesteps)
+        self.step_in_rollout += 1
+        if self.step_in_rollout >= self.config.rollout_steps:
+            self.step_in_rollout = 0
+            self.pending_checkpoint = True
+            if self.on_iteration is not None:
+                self.on_iteration(self.progress)
+            self.progress.recent = self.progress.recent[-self.config.n_envs:]
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.stop_reason = "time budget reached"
+        if self.max_steps is not None and self.num_timesteps >= self.max_steps:
+            self.stop_reason = "step budget reached"
+        return self.stop_reason is None
+
+    def _episode_done(self, car: int, info: dict, params: dict) -> None:
+        episode = self.progress.episodes  # 0-based, in the order episodes end
+        for row in self.car_rows[car]:
+            row[0] = episode
+        self.block_rows.extend(self.car_rows[car])
+        self.car_rows[car] = []
+        lap_time = info.get("lap_time")
+        self.metrics.append({
+            "episode": episode + 1,
+            "iteration": episode // self.per_file,
+            "reward_score": round(float(self.returns[car])),
+            "reward": float(self.returns[car]),
+            "progress": float(params["progress"]),
+            "steps": int(params["steps"]),
+            "elapsed_time_in_milliseconds": round(params["steps"] * CONTROL_DT * 1000),
+            "completed_lap": info["status"] == "lap_complete",
+            "lap_time": lap_time,
+            "episode_status": info["status"],
+            "phase": "training",
+            "wall_time": time.time(),
+        })
+        if lap_time is not None and (self.progress.best_lap is None
+                                     or lap_time < self.progress.best_lap):
+            self.progress.best_lap = lap_time
+        self.progress.recent.append(self.metrics[-1])
+        self.progress.episodes += 1
+        self.returns[car] = 0.0
+        if self.progress.episodes % self.per_file == 0:
+            self._write_block()
+            self.block_rows = []
+        self.progress.iteration = self.progress.episodes // self.per_file
+
+    def _write_block(self) -> None:
+        block = (self.progress.episodes - 1) // self.per_file
+        write_simtrace(training_trace_path(self.folder.root, block), self.block_rows)
+
+    def save(self) -> None:
+        """Checkpoint the weights, the episodes so far and the bookkeeping to resume them."""
+        if self.block_rows:
+            self._write_block()
+        write_metrics(self.folder, self.metrics)
+        recent = self.metrics[-50:]
+        state = {"iteration": self.progress.iteration, "num_timesteps": int(self.num_timesteps),
+                 "episodes": self.progress.episodes, "metrics_count": len(self.metrics),
+                 "elapsed_seconds": self.progress.elapsed,
+                 "mean_progress": float(np.mean([m["progress"] for m in recent]))
+                 if recent else 0.0}
+        normalizer = self.model.get_env() if self.config.normalize_reward else None
+        save_checkpoint(self.folder, self.model, state, normalizer)
+
+
+def read_partial_block(folder: ModelFolder, episodes: int, per_file: int) -> list[list]:
+    """Rows of the unfinished sim-trace file a resumed run appends to (empty if none)."""
+    if episodes % per_file == 0:
+        return []
+    path = training_trace_path(folder.root, episodes // per_file)
+    if not path.is_file():
+        return []
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    return [row for row in rows if int(row[0]) < episodes]
+
+
+def build_env(config: TrainConfig, reward_source: Path):
+    """The SB3 view of the batched simulator for this config."""
+    venv = RacerVectorEnv(num_envs=config.n_envs, track=config.track,
+                          reward_function=load_reward_function(reward_source),
+                          action_space=config.action_space, observation=config.observation,
+                          rgb=config.rgb, frame_stack=config.frame_stack,
+                          lighting=config.lighting, max_steps=config.max_episode_steps,
+                          seed=config.seed)
+    env = VecMonitor(to_sb3(venv))
+    if config.normalize_reward:
+        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=config.discount_factor)
+    return env
+
+
+def build_model(config: TrainConfig, env, log_dir: Path):
+    policy, kwargs = policy_setup(config.network)
+    common = {"learning_rate": config.learning_rate, "batch_size": config.batch_size,
+              "gamma": config.discount_factor, "policy_kwargs": kwargs, "seed": config.seed,
+              "device": "cpu", "verbose": 0, "tensorboard_log": str(log_dir)}
+    if config.algorithm == "ppo":
+        return PPO(policy, env, n_steps=config.rollout_steps, n_epochs=config.num_epochs,
+                   ent_coef=config.entropy, gae_lambda=0.95, clip_range=0.2, **common)
+    if not hasattr(env.action_space, "low"):
+        raise RacerlError("algorithm 'sac' needs a continuous action space "
+                          "(action_space_type: continuous in model_metadata.json)")
+    return SAC(policy, env, ent_coef=config.sac_alpha, buffer_size=100_000,
+               learning_starts=config.batch_size, **common)
+
+
+def load_model(config: TrainConfig, path: Path, env):
+    cls = PPO if config.algorithm == "ppo" else SAC
+    return cls.load(path, env=env, device="cpu")
+
+
+@dataclass
+class TrainResult:
+    folder: ModelFolder
+    progress: Progress
+    stop_reason: str
+
+
+def train(name: str, config: TrainConfig, minutes: float | None = None,
+          steps: int | None = None, clone: str | None = None, resume: bool = False,
+          reward: str | Path | None = None, on_iteration=None) -> TrainResult:
+    """Train (or resume, or clone into) model ``name``; returns when the budget is spent."""
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    folder = model_folder(name)
+    if resume:
+        if not folder.checkpoint_path.is_file():
+            raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet)")
+        config = folder.config()
+        reward_source = folder.reward_path
+    else:
+        if folder.exists():
+            raise RacerlError(f"model {name!r} already exists at {folder.root}; use --resume "
+                              "to continue it or another --name")
+        reward_source = Path(reward) if reward else None
+        if reward_source is None:
+            from racerl.reward import example_path
+
+            reward_source = example_path(config.reward) if config.reward and \
+                not Path(config.reward).suffix else Path(config.reward)
+        load_reward_function(reward_source)  # a broken reward fails before anything is written
+    env = build_env(config, reward_source)
+    source = model_folder(clone) if clone else None
+    if source is not None and not source.checkpoint_path.is_file():
+        raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
+    if not resume:
+        from racerl.actions import load_action_space
+
+        create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
+    if resume:
+        state = folder.state()
+        model = load_model(config, folder.checkpoint_path, env)
+        metrics = folder.metrics()[: state.get("metrics_count", 0)]
+        progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
+                            steps=state["num_timesteps"],
+                            elapsed_before=state.get("elapsed_seconds", 0.0))
+    else:
+        model = build_model(config, env, folder.logs_dir)
+        if source is not None:
+            _copy_weights(model, source, config)
+        metrics, progress = [], Progress()
+    deadline = time.time() + 60 * minutes if minutes else None
+    max_steps = (progress.steps + steps) if steps else None
+    recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration)
+    total = steps if steps else 10**12
+    stop_reason = "finished"
+    try:
+        model.learn(total_timesteps=total, callback=recorder, reset_num_timesteps=not resume,
+                    tb_log_name="train")
+        stop_reason = recorder.stop_reason or "finished"
+    except KeyboardInterrupt:
+        stop_reason = "interrupted (Ctrl-C)"
+    except RewardFunctionError:
+        raise  # the last checkpoint stays as it was: nothing trained on a broken reward
+    recorder.save()
+    write_metrics(folder, metrics)
+    env.close()
+    return TrainResult(folder, progress, stop_reason)
+
+
+def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
+    """Start from another model's trained weights (DeepRacer's clone)."""
+    src_cfg = source.config()
+    if (src_cfg.network, src_cfg.observation, src_cfg.rgb, src_cfg.frame_stack) != \
+            (config.network, config.observation, config.rgb, config.frame_stack):
+        raise RacerlError(f"cannot clone {source.name!r}: its network/observation differ "
+                          "from this config's")
+    if src_cfg.algorithm != config.algorithm:
+        raise RacerlError(f"cannot clone {source.name!r}: it was trained with "
+                          f"{src_cfg.algorithm}, not {config.algorithm}")
+    trained = load_model(src_cfg, source.checkpoint_path, None)
+    try:
+        model.policy.load_state_dict(trained.policy.state_dict())
+    except RuntimeError:
+        raise RacerlError(f"cannot clone {source.name!r}: its action space differs") from None
+
+
+def load_policy(name: str):
+    """A greedy policy function ``obs -> action`` from a model folder's latest checkpoint."""
+    folder = model_folder(name)
+    config = folder.config()
+    if not folder.checkpoint_path.is_file():
+        raise RacerlError(f"{folder.root}: no checkpoint yet")
+    model = load_model(config, folder.checkpoint_path, None)
+
+    def policy(obs):
+        action, _ = model.predict(obs, deterministic=True)
+        return action
+
+    return policy, config
+
+
+def summary_line(progress: Progress) -> str:
+    recent = progress.recent
+
+    def mean(key: str) -> float:
+        return float(np.mean([m[key] for m in recent])) if recent else math.nan
+
+    laps = 100.0 * float(np.mean([m["completed_lap"] for m in recent])) if recent else math.nan
+    best = f"{progress.best_lap:.2f}s" if progress.best_lap else "-"
+    return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
+            f"reward {mean('reward'):8.1f}  progress {mean('progress'):5.1f}%  "
+            f"laps {laps:5.1f}%  best lap {best}  "
+            f"{progress.steps / max(progress.elapsed, 1e-9):6.0f} steps/s")
+
+
+def progress_table(progress: Progress, minutes: float | None):
+    """The live training view: a rich table of the run so far."""
+    from rich.table import Table
+
+    recent = progress.recent
+    table = Table(title="racerl training", show_header=False)
+    elapsed = progress.elapsed
+    remaining = f"{max(0.0, 60 * minutes - elapsed) / 60:.1f} min" if minutes else "-"
+    laps = (100.0 * float(np.mean([m["completed_lap"] for m in recent]))) if recent else 0.0
+    rows = [
+        ("iteration", str(progress.iteration)),
+        ("episodes", str(progress.episodes)),
+        ("mean reward", f"{np.mean([m['reward'] for m in recent]):.1f}" if recent else "-"),
+        ("mean progress", f"{np.mean([m['progress'] for m in recent]):.1f} %"
+         if recent else "-"),
+        ("laps completed", f"{laps:.0f} %"),
+        ("best lap", f"{progress.best_lap:.2f} s" if progress.best_lap else "-"),
+        ("steps/s", f"{progress.steps / max(elapsed, 1e-9):.0f}"),
+        ("elapsed", f"{elapsed / 60:.1f} min"),
+        ("remaining", remaining),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
