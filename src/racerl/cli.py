@@ -316,3 +316,7 @@ def plot(
 
 def main() -> None:  # pragma: no cover - console-script entry
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m racerl.cli`
+    app()

@@ -128,8 +128,8 @@ def call_reward(func: Callable, params: dict, label: str) -> float:
 
 def _error(label: str, params: dict, what: str) -> RewardFunctionError:
     step = params.get("steps")
-    return RewardFunctionError(f"{label} {what} at step {step}.\nparams: {format_params(params)}",
-                               params=params, step=step)
+    return RewardFunctionError(f"{label} failed at step {step}: it {what}.\n"
+                               f"params: {format_params(params)}", params=params, step=step)
 
 
 def format_params(params: dict) -> str:
