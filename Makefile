@@ -21,9 +21,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The main job: drive the default track and save a picture of the lap.
+# The main job: train a model on the default track with DeepRacer's follow-the-centre-line
+# reward, evaluate it from the start line, and save its training chart and a scripted lap.
+DEMO_MINUTES ?= 5
 demo: setup
 	$(BIN)/racerl tracks
+	$(BIN)/racerl train --name demo --minutes $(DEMO_MINUTES) --force
+	$(BIN)/racerl plot demo --out $(OUT)/training_chart.png
 	$(BIN)/racerl drive --out $(OUT)/drive.png
 
 lint: setup

@@ -200,6 +200,7 @@ def train_command(
     n_envs: int | None = typer.Option(None, help="cars driving at once"),
     seed: int | None = typer.Option(None, help="random seed"),
     trials: int = typer.Option(3, help="evaluation laps after training (0: none)"),
+    force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
 ) -> None:
     """Train a model with PPO or SAC, then drive evaluation laps."""
     from racerl.config import TrainConfig, console_defaults, load_config, load_config_dict
@@ -214,6 +215,12 @@ def train_command(
     overrides = {k: v for k, v in (("track", track), ("lighting", lighting),
                                    ("n_envs", n_envs), ("seed", seed)) if v is not None}
     cfg = None
+    if force and not resume:
+        import shutil
+
+        target = model_folder(name)
+        if target.exists():
+            shutil.rmtree(target.root)
     if not resume:
         base = model_folder(clone).config() if clone else TrainConfig()
         settings = {**vars(base)}
