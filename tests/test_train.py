@@ -226,3 +226,26 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path, monkeypatch):
     assert "interrupted (Ctrl-C)" in output
     assert "Traceback" not in output
     load_policy("stopped")
+
+
+@pytest.mark.parametrize("algorithm", ["sac", "ppo"])
+def test_continuous_actions_train_with_sac_and_ppo(tmp_path, monkeypatch, algorithm):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    space = tmp_path / "model_metadata.json"
+    space.write_text(json.dumps({"action_space_type": "continuous", "action_space": {
+        "steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1.5}}}))
+    cfg = quick_config(algorithm=algorithm, action_space=str(space), batch_size=64)
+    result = train(f"cont-{algorithm}", cfg, steps=8 * 64)
+    meta = json.loads(result.folder.metadata_path.read_text())
+    assert meta["training_algorithm"] == ("sac" if algorithm == "sac" else "clipped_ppo")
+    assert meta["action_space_type"] == "continuous"
+    policy, _ = load_policy(f"cont-{algorithm}")
+    action = policy(make_env(track="oval", observation="state").reset(seed=0)[0])
+    assert np.shape(action) == (2,) and np.all(np.abs(action) <= 1.0)
+
+
+def test_sac_refuses_a_discrete_action_space(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    with pytest.raises(Exception, match="continuous action space"):
+        train("bad-sac", quick_config(algorithm="sac"), steps=8 * 64)
+    assert not model_folder("bad-sac").root.exists()  # a failed start leaves no folder

@@ -93,9 +93,11 @@ def paint_track(track: Track, scale: float, origin: np.ndarray, size: tuple[int,
     width, height = size
 
     def px(xy: np.ndarray) -> list[tuple[float, float]]:
+        # PIL puts integer coordinates at pixel centres; ours put them at pixel corners.
         xy = np.asarray(xy, dtype=np.float64)
-        return list(zip(((xy[..., 0] - origin[0]) * scale * f).tolist(),
-                        ((height - (xy[..., 1] - origin[1]) * scale) * f).tolist(), strict=True))
+        return list(zip(((xy[..., 0] - origin[0]) * scale * f - 0.5).tolist(),
+                        ((height - (xy[..., 1] - origin[1]) * scale) * f - 0.5).tolist(),
+                        strict=True))
 
     img = Image.new("RGB", (width * f, height * f), GROUND)
     draw = ImageDraw.Draw(img)

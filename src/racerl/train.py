@@ -245,10 +245,6 @@ def train(name: str, config: TrainConfig, minutes: float | None = None,
     source = model_folder(clone) if clone else None
     if source is not None and not source.checkpoint_path.is_file():
         raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
-    if not resume:
-        from racerl.actions import load_action_space
-
-        create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
     if resume:
         state = folder.state()
         model = load_model(config, folder.checkpoint_path, env)
@@ -261,6 +257,10 @@ def train(name: str, config: TrainConfig, minutes: float | None = None,
         if source is not None:
             _copy_weights(model, source, config)
         metrics, progress = [], Progress()
+        # Only now, with the model built, does the folder appear: a bad start leaves nothing.
+        from racerl.actions import load_action_space
+
+        create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
     deadline = time.time() + 60 * minutes if minutes else None
     max_steps = (progress.steps + steps) if steps else None
     recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration)
