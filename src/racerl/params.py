@@ -43,49 +43,39 @@ def progress_value(raw: float) -> float | int:
 def build_params(batch: ParamsBatch, waypoints: list[tuple[float, float]],
                  track_length: float, is_reversed: bool) -> list[dict]:
     """One params dict per car, in the key order of the reference table."""
-    out = []
-    for i in range(len(batch.x)):
-        out.append({
-            "all_wheels_on_track": batch.all_wheels_on_track[i],
-            "x": batch.x[i],
-            "y": batch.y[i],
-            "heading": batch.heading[i],
-            "distance_from_center": batch.distance_from_center[i],
-            "projection_distance": batch.projection_distance[i],
-            "progress": batch.progress[i],
-            "steps": batch.steps[i],
-            "speed": batch.speed[i],
-            "steering_angle": batch.steering_angle[i],
-            "track_width": batch.track_width[i],
-            "track_length": track_length,
-            "waypoints": list(waypoints),  # its own list per car: tuples inside are immutable
-            "closest_waypoints": list(batch.closest_waypoints[i]),
-            "is_left_of_center": batch.is_left_of_center[i],
-            "is_reversed": is_reversed,
-            "is_offtrack": batch.is_offtrack[i],
-            "is_crashed": batch.is_crashed[i],
-            "closest_objects": [0, 0],
-            "objects_location": [],
-            "objects_left_of_center": [],
-            "objects_distance": [],
-            "objects_distance_from_center": [],
-            "objects_heading": [],
-            "objects_speed": [],
-            "object_in_camera": False,
-            "sim_time": batch.sim_time[i],
-        })
-    return out
+    rows = zip(batch.all_wheels_on_track, batch.x, batch.y, batch.heading,
+               batch.distance_from_center, batch.projection_distance, batch.progress,
+               batch.steps, batch.speed, batch.steering_angle, batch.track_width,
+               batch.closest_waypoints, batch.is_left_of_center, batch.is_offtrack,
+               batch.is_crashed, batch.sim_time, strict=True)
+    return [{
+        "all_wheels_on_track": on_track, "x": x, "y": y, "heading": heading,
+        "distance_from_center": distance, "projection_distance": projection,
+        "progress": progress, "steps": steps, "speed": speed, "steering_angle": steering,
+        "track_width": width, "track_length": track_length,
+        "waypoints": list(waypoints),  # its own list per car: tuples inside are immutable
+        "closest_waypoints": list(closest), "is_left_of_center": left,
+        "is_reversed": is_reversed, "is_offtrack": off, "is_crashed": crashed,
+        "closest_objects": [0, 0], "objects_location": [], "objects_left_of_center": [],
+        "objects_distance": [], "objects_distance_from_center": [], "objects_heading": [],
+        "objects_speed": [], "object_in_camera": False, "sim_time": sim_time,
+    } for (on_track, x, y, heading, distance, projection, progress, steps, speed, steering,
+           width, closest, left, off, crashed, sim_time) in rows]
+
+
+LIST_KEYS = ("waypoints", "closest_waypoints", "closest_objects", "objects_left_of_center",
+             "objects_distance", "objects_distance_from_center", "objects_heading",
+             "objects_speed")
 
 
 def reward_copy(params: dict) -> dict:
     """The copy a reward function gets: DeepRacer passes a deep copy, so mutating it changes
-    nothing. Values are scalars, lists of scalars or tuples (immutable), or lists of short
-    lists (``objects_location``); copying each list one level down is a full deep copy."""
-    out = dict(params)
-    for key, value in params.items():
-        if type(value) is list:
-            out[key] = [list(v) for v in value] if value and type(value[0]) is list \
-                else list(value)
+    nothing. Scalars and tuples are immutable, so copying the lists (and the point lists in
+    ``objects_location``) is a full deep copy, and much cheaper than ``copy.deepcopy``."""
+    out = params.copy()
+    for key in LIST_KEYS:
+        out[key] = list(params[key])
+    out["objects_location"] = [list(p) for p in params["objects_location"]]
     return out
 
 

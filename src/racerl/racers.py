@@ -134,6 +134,9 @@ class Racers:
         return obs
 
     def _new_lighting(self, cars: np.ndarray) -> None:
+        if self.lighting == "studio":  # nothing to draw: studio light never changes
+            self.frame[cars] = 0
+            return
         for car in cars:
             seq = [int(self.car_seed[car]) & 0xFFFFFFFF, int(self.episodes_since_seed[car])]
             rng = np.random.default_rng(seq)
