@@ -47,7 +47,7 @@ def test_defaults_are_valid_and_round_trip_through_yaml(tmp_path):
 def test_unknown_and_out_of_range_settings_are_named(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown setting.*learning_rat.*valid settings"):
         load_config_dict({"learning_rat": 0.1})
-    with pytest.raises(ConfigError, match="num_epochs must be a number in"):
+    with pytest.raises(ConfigError, match="num_epochs must be a whole number in"):
         load_config_dict({"num_epochs": 0})
     with pytest.raises(ConfigError, match="algorithm must be one of ppo, sac"):
         load_config_dict({"algorithm": "dqn"})
@@ -249,3 +249,39 @@ def test_sac_refuses_a_discrete_action_space(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="continuous action space"):
         train("bad-sac", quick_config(algorithm="sac"), steps=8 * 64)
     assert not model_folder("bad-sac").root.exists()  # a failed start leaves no folder
+
+
+def test_cli_mistakes_are_one_line_errors_and_force_checks_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rat: 0.1\n")
+    cases = [
+        (["train", "--name", "x", "--config", str(bad), "--minutes", "1"], "valid settings"),
+        (["train", "--name", "x", "--lighting", "disco", "--steps", "10"], "lighting must be"),
+        (["train", "--name", "x", "--steps", "0"], "must be positive"),
+        (["train", "--name", "x", "--minutes", "1", "--seed", "-1"], "seed must be"),
+        (["train", "--name", "x", "--resume", "--seed", "3", "--steps", "10"], "--resume"),
+        (["train", "--name", "x"], "give a budget"),
+    ]
+    for args, fragment in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output and "Traceback" not in result.output, result.output
+    # --force on an existing model with a broken reward: the old model is kept.
+    keep = model_folder("keep")
+    keep.root.mkdir(parents=True)
+    (keep.root / "config.yaml").write_text("track: oval\n")
+    result = runner.invoke(app, ["train", "--name", "keep", "--force", "--reward",
+                                 str(tmp_path / "typo.py"), "--steps", "10"])
+    assert result.exit_code == 2 and "no such reward function" in result.output
+    assert (keep.root / "config.yaml").is_file()
+
+
+def test_example_reward_by_name_and_yaml_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(QUICK) + "learning_rate: 1e-3\n")  # YAML reads a string
+    assert load_config(config).learning_rate == 1e-3
+    result = train("named", quick_config(reward="stay_inside_borders"), steps=8 * 64)
+    copied = (result.folder.root / "reward_function.py").read_text()
+    assert "Stay inside the two borders" in copied

@@ -209,18 +209,12 @@ def train_command(
 
     if minutes is None and steps is None:
         raise RacerlError("give a budget: --minutes M or --steps N")
-    if resume and (clone or config or preset):
-        raise RacerlError("--resume continues a run as it was; it takes no --clone, "
-                          "--config or --preset")
     overrides = {k: v for k, v in (("track", track), ("lighting", lighting),
                                    ("n_envs", n_envs), ("seed", seed)) if v is not None}
+    if resume and (clone or config or preset or overrides or reward or force):
+        raise RacerlError("--resume continues a run with its own settings; it takes only "
+                          "--name and a budget (--minutes or --steps)")
     cfg = None
-    if force and not resume:
-        import shutil
-
-        target = model_folder(name)
-        if target.exists():
-            shutil.rmtree(target.root)
     if not resume:
         base = model_folder(clone).config() if clone else TrainConfig()
         settings = {**vars(base)}
@@ -240,7 +234,7 @@ def train_command(
     live = _LiveView(minutes)
     with live:
         result = train(name, cfg, minutes=minutes, steps=steps, clone=clone, resume=resume,
-                       reward=reward, on_iteration=live.update)
+                       reward=reward, force=force, on_iteration=live.update)
     console.print(f"training stopped: {result.stop_reason}; model saved in {result.folder.root}")
     if trials > 0:
         _print_trials(name, trials)
@@ -286,7 +280,7 @@ def _print_trials(name: str, trials: int) -> None:
     from racerl.evaluate import run_trials
     from racerl.train import load_policy
 
-    policy, cfg = load_policy(name)
+    policy, cfg = load_policy(name)  # cfg.action_space: the model folder's own metadata
     env = make_env(track=cfg.track, observation=cfg.observation, rgb=cfg.rgb,
                    frame_stack=cfg.frame_stack, action_space=cfg.action_space, start="line",
                    max_steps=cfg.max_episode_steps)

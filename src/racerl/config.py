@@ -2,15 +2,16 @@
 
 Field names follow DeepRacer's console where it has one (gradient descent batch size,
 number of epochs, learning rate, entropy, discount factor, SAC alpha). The defaults are
-tuned for a first lap in minutes on a 2-core CPU, not copied from the console: DeepRacer's
-console defaults (batch 64, 10 epochs, discount 0.999, 20 episodes per update) are the
-``deepracer`` preset (:func:`console_defaults`). Any value can be set in a YAML file
+tuned for a first lap in minutes on a 2-core CPU, not copied from the console: the console's
+defaults (batch 64, 10 epochs, discount 0.99, the 3-layer CNN) are the ``deepracer`` preset
+(:func:`console_defaults`; it keeps racerl's batched rollouts). Any value can be set in a YAML file
 (``racerl train --config train.yaml``); unknown or out-of-range fields are refused with a
 message listing the valid ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -86,8 +87,10 @@ class TrainConfig:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"{source}: {name} {why}")
 
+        from racerl.lighting import PRESETS
+
         choices = {"algorithm": ALGORITHMS, "network": NETWORKS,
-                   "observation": OBSERVATIONS}
+                   "observation": OBSERVATIONS, "lighting": PRESETS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"must be one of {', '.join(allowed)}, "
@@ -100,9 +103,20 @@ class TrainConfig:
                   "max_episode_steps": (10, 100000), "checkpoint_every": (1, 100000)}
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) \
+            kind = int if isinstance(getattr(TrainConfig, name), int) else int | float
+            if isinstance(value, bool) or not isinstance(value, kind) \
                     or not lo <= value <= hi:
-                raise bad(name, f"must be a number in [{lo:g}, {hi:g}], not {value!r}")
+                what = "a whole number" if kind is int else "a number"
+                raise bad(name, f"must be {what} in [{lo:g}, {hi:g}], not {value!r}")
+        for name in ("rgb", "normalize_reward"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, f"must be true or false, not {getattr(self, name)!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
+                or not 0 <= self.seed < 2**32:
+            raise bad("seed", f"must be a whole number in [0, 2**32), not {self.seed!r}")
+        for name in ("track", "reward"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise bad(name, f"must be a name or a path, not {getattr(self, name)!r}")
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -137,6 +151,12 @@ def load_config_dict(data: object, source: str = "config") -> TrainConfig:
     if unknown:
         raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; "
                           f"valid settings: {', '.join(field_names())}")
+    # YAML reads 1e-3 (no dot) as a string; accept any number a user could mean.
+    floats = {f.name for f in fields(TrainConfig) if isinstance(f.default, float)}
+    for key in floats & set(data):
+        if isinstance(data[key], str):
+            with contextlib.suppress(ValueError):  # else validate() names the bad value
+                data = {**data, key: float(data[key])}
     return TrainConfig(**data).validate(source)
 
 
@@ -155,7 +175,7 @@ def load_config(path: str | Path) -> TrainConfig:
 def console_defaults() -> dict:
     """DeepRacer console's PPO defaults, for ``racerl train --preset deepracer``."""
     return {"batch_size": 64, "num_epochs": 10, "learning_rate": 3e-4, "entropy": 0.01,
-            "discount_factor": 0.999, "network": "shallow"}
+            "discount_factor": 0.99, "network": "shallow"}
 
 
 def hyperparameters_json(config: TrainConfig) -> dict:

@@ -10,7 +10,8 @@
     checkpoints/latest.zip         stable-baselines3 weights + optimiser state, atomic
     checkpoints/state.json         iteration, steps, episodes, elapsed time of that checkpoint
     training_metrics.json          one entry per training episode
-    sim-trace/training/training-simtrace/<i>-iteration.csv   one per policy update
+    sim-trace/training/training-simtrace/<i>-iteration.csv   one per DeepRacer iteration
+                                   (num_episodes_between_training whole episodes)
     logs/                          TensorBoard event files
 
 Every file is written atomically (temp file, then rename), so a crash or ``kill -9`` at any
@@ -89,7 +90,7 @@ class ModelFolder:
 def model_folder(name: str | Path) -> ModelFolder:
     """A model by name (under the racerl home) or by path."""
     text = str(name)
-    if "/" in text or Path(text).is_dir():
+    if "/" in text or text.startswith("~"):  # a path; a bare word is always a name
         return ModelFolder(Path(text).expanduser())
     if not NAME_PATTERN.match(text):
         raise GarageError(f"model name {text!r}: use letters, digits, '_', '-' or '.' "

@@ -72,12 +72,7 @@ def load_reward_function(source: str | Path | Callable) -> RewardFunction:
     if callable(source):
         _check_signature(source, getattr(source, "__name__", repr(source)))
         return RewardFunction(label=getattr(source, "__qualname__", repr(source)), func=source)
-    path = Path(source)
-    if not path.suffix and str(source) in EXAMPLES:
-        path = example_path(str(source))
-    if not path.is_file():
-        hint = f" (or one of the examples: {', '.join(EXAMPLES)})" if not path.suffix else ""
-        raise RewardFunctionError(f"{path}: no such reward function file{hint}")
+    path = reward_file(source)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -90,6 +85,17 @@ def load_reward_function(source: str | Path | Callable) -> RewardFunction:
     reward = RewardFunction(label=f"reward_function in {path}", code=code)
     reward.instance()  # fail now, not on the first step, if the module is broken
     return reward
+
+
+def reward_file(source: str | Path) -> Path:
+    """The file behind a reward path or a shipped example's name; an error if there is none."""
+    path = Path(source).expanduser()
+    if not path.suffix and str(source) in EXAMPLES:
+        path = example_path(str(source))
+    if not path.is_file():
+        hint = f" (or one of the examples: {', '.join(EXAMPLES)})" if not path.suffix else ""
+        raise RewardFunctionError(f"{path}: no such reward function file{hint}")
+    return path
 
 
 def _check_signature(func: Callable, label: str) -> None:

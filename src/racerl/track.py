@@ -59,6 +59,8 @@ class Track:
         file_ccw = signed_area(self.file_rows[:, 0:2]) > 0 if self.is_loop else True
         self.is_ccw = bool(file_ccw != reverse)  # effective direction, section 1
         self.length = self.center.length
+        if not self.length > 1e-6:
+            raise TrackError(f"{path or name}: the centre line has zero length")
         n = len(rows)
         fractions = self.center.cumulative / self.length
         fractions[n - 1] = 1.0

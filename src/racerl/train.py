@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
+from racerl.actions import load_action_space
 from racerl.config import TrainConfig
 from racerl.errors import RacerlError, RewardFunctionError
 from racerl.garage import (
@@ -32,7 +34,7 @@ from racerl.garage import (
     write_metrics,
 )
 from racerl.policies import policy_setup
-from racerl.reward import load_reward_function
+from racerl.reward import load_reward_function, reward_file
 from racerl.sb3 import to_sb3
 from racerl.simtrace import trace_row, training_trace_path, write_simtrace
 from racerl.vector import RacerVectorEnv
@@ -78,6 +80,7 @@ class Recorder(BaseCallback):
         self.block_rows = read_partial_block(folder, progress.episodes, self.per_file)
         self.returns = np.zeros(config.n_envs)
         self.step_in_rollout = 0
+        self.updates = 0
         self.pending_checkpoint = False
         self.stop_reason: str | None = None
 
@@ -92,9 +95,9 @@ class Recorder(BaseCallback):
         for i, info in enumerate(infos):
             params, reward = info["params"], info["reward"]
             self.returns[i] += reward
-            action = actions[i]
+            action = actions[i]  # continuous: the applied (clipped, mapped) steering and speed
             action = int(action) if np.ndim(action) == 0 else \
-                f"[{' '.join(str(float(v)) for v in np.ravel(action))}]"
+                f"[{params['steering_angle']} {params['speed']}]"
             self.car_rows[i].append(trace_row(0, params, action, reward, bool(dones[i]),
                                               info["status"]))
             if dones[i]:
@@ -103,7 +106,8 @@ class Recorder(BaseCallback):
         self.step_in_rollout += 1
         if self.step_in_rollout >= self.config.rollout_steps:
             self.step_in_rollout = 0
-            self.pending_checkpoint = True
+            self.updates += 1
+            self.pending_checkpoint = self.updates % self.config.checkpoint_every == 0
             if self.on_iteration is not None:
                 self.on_iteration(self.progress)
             self.progress.recent = self.progress.recent[-self.config.n_envs:]
@@ -178,8 +182,9 @@ def read_partial_block(folder: ModelFolder, episodes: int, per_file: int) -> lis
     return [row for row in rows if int(row[0]) < episodes]
 
 
-def build_env(config: TrainConfig, reward_source: Path):
-    """The SB3 view of the batched simulator for this config."""
+def build_env(config: TrainConfig, reward_source: Path, normalizer: Path | None = None):
+    """The SB3 view of the batched simulator for this config (``normalizer``: saved reward
+    scaling statistics of a resumed run)."""
     venv = RacerVectorEnv(num_envs=config.n_envs, track=config.track,
                           reward_function=load_reward_function(reward_source),
                           action_space=config.action_space, observation=config.observation,
@@ -188,6 +193,8 @@ def build_env(config: TrainConfig, reward_source: Path):
                           seed=config.seed)
     env = VecMonitor(to_sb3(venv))
     if config.normalize_reward:
+        if normalizer is not None and normalizer.is_file():
+            return VecNormalize.load(str(normalizer), env)
         env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=config.discount_factor)
     return env
 
@@ -219,32 +226,41 @@ class TrainResult:
     stop_reason: str
 
 
-def train(name: str, config: TrainConfig, minutes: float | None = None,
+def train(name: str, config: TrainConfig | None, minutes: float | None = None,
           steps: int | None = None, clone: str | None = None, resume: bool = False,
-          reward: str | Path | None = None, on_iteration=None) -> TrainResult:
-    """Train (or resume, or clone into) model ``name``; returns when the budget is spent."""
+          reward: str | Path | None = None, force: bool = False,
+          on_iteration=None) -> TrainResult:
+    """Train (or resume, or clone into) model ``name``; returns when the budget is spent.
+
+    Everything the run needs is checked before anything is written; ``force`` replaces an
+    existing model of the same name, but only once the new run has started cleanly.
+    """
+    if (minutes is not None and not minutes > 0) or (steps is not None and not steps > 0):
+        raise RacerlError("the training budget must be positive (--minutes or --steps)")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     folder = model_folder(name)
     if resume:
         if not folder.checkpoint_path.is_file():
-            raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet)")
-        config = folder.config()
+            raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet); "
+                              "start it again with --force")
+        # The folder is self-contained: its own action space and reward copy.
+        config = folder.config().replace(action_space=str(folder.metadata_path))
         reward_source = folder.reward_path
     else:
-        if folder.exists():
-            raise RacerlError(f"model {name!r} already exists at {folder.root}; use --resume "
-                              "to continue it or another --name")
-        reward_source = Path(reward) if reward else None
-        if reward_source is None:
-            from racerl.reward import example_path
-
-            reward_source = example_path(config.reward) if config.reward and \
-                not Path(config.reward).suffix else Path(config.reward)
+        if folder.root.exists() and not force:
+            state = "" if folder.checkpoint_path.is_file() else " (no checkpoint yet)"
+            raise RacerlError(f"model {name!r} already exists at {folder.root}{state}; "
+                              "use --resume to continue it, --force to replace it, "
+                              "or another --name")
+        reward_source = reward_file(reward if reward is not None else config.reward)
         load_reward_function(reward_source)  # a broken reward fails before anything is written
-    env = build_env(config, reward_source)
+        track = Path(config.track).expanduser()
+        if track.suffix == ".npy" and track.is_file():  # keep the model folder movable
+            config = config.replace(track=str(track.resolve()))
     source = model_folder(clone) if clone else None
     if source is not None and not source.checkpoint_path.is_file():
         raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
+    env = build_env(config, reward_source, folder.normalizer_path if resume else None)
     if resume:
         state = folder.state()
         model = load_model(config, folder.checkpoint_path, env)
@@ -258,24 +274,23 @@ def train(name: str, config: TrainConfig, minutes: float | None = None,
             _copy_weights(model, source, config)
         metrics, progress = [], Progress()
         # Only now, with the model built, does the folder appear: a bad start leaves nothing.
-        from racerl.actions import load_action_space
-
+        if folder.root.exists():
+            shutil.rmtree(folder.root)
         create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
     deadline = time.time() + 60 * minutes if minutes else None
     max_steps = (progress.steps + steps) if steps else None
     recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration)
-    total = steps if steps else 10**12
+    recorder.model = model  # so that a Ctrl-C before the first step can still save
     stop_reason = "finished"
     try:
-        model.learn(total_timesteps=total, callback=recorder, reset_num_timesteps=not resume,
-                    tb_log_name="train")
+        model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
+                    reset_num_timesteps=not resume, tb_log_name="train")
         stop_reason = recorder.stop_reason or "finished"
     except KeyboardInterrupt:
         stop_reason = "interrupted (Ctrl-C)"
     except RewardFunctionError:
         raise  # the last checkpoint stays as it was: nothing trained on a broken reward
     recorder.save()
-    write_metrics(folder, metrics)
     env.close()
     return TrainResult(folder, progress, stop_reason)
 
@@ -300,7 +315,7 @@ def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
 def load_policy(name: str):
     """A greedy policy function ``obs -> action`` from a model folder's latest checkpoint."""
     folder = model_folder(name)
-    config = folder.config()
+    config = folder.config().replace(action_space=str(folder.metadata_path))
     if not folder.checkpoint_path.is_file():
         raise RacerlError(f"{folder.root}: no checkpoint yet")
     model = load_model(config, folder.checkpoint_path, None)
