@@ -65,12 +65,14 @@ class RacerVectorEnv(VectorEnv):
         obs = result.obs
         if done.any():
             ended = np.flatnonzero(done)
-            final_obs = _object_array([obs[i] if done[i] else None for i in range(self.num_envs)])
+            # ``obs`` is this step's own new array: keep copies of the last frames, then
+            # overwrite the ended cars' rows with their new episodes' first frames.
+            final_obs = _object_array([obs[i].copy() if done[i] else None
+                                       for i in range(self.num_envs)])
             info["final_obs"], info["_final_obs"] = final_obs, done.copy()
             info["final_info"] = _batch_info(result.params, result.status, result.lap_time,
                                              mask=done)
             info["_final_info"] = done.copy()
-            obs = obs.copy()
             obs[ended] = self.racers.reset(ended)
         return (obs, result.rewards.copy(), result.terminated.copy(), result.truncated.copy(),
                 info)
