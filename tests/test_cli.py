@@ -16,7 +16,8 @@ def test_drive_default_track_saves_picture(tmp_path):
     result = runner.invoke(app, ["drive", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "lap_complete" in result.output
-    image = np.asarray(Image.open(out))
+    with Image.open(out) as img:
+        image = np.asarray(img)
     assert image.ndim == 3 and image.shape[0] > 200
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 20  # a real picture, not blank
 

@@ -335,6 +335,9 @@ def summary_line(progress: Progress) -> str:
 
     laps = 100.0 * float(np.mean([m["completed_lap"] for m in recent])) if recent else math.nan
     best = f"{progress.best_lap:.2f}s" if progress.best_lap else "-"
+    if not recent:
+        return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
+                "(no episode ended yet)")
     return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
             f"reward {mean('reward'):8.1f}  progress {mean('progress'):5.1f}%  "
             f"laps {laps:5.1f}%  best lap {best}  "
