@@ -8,7 +8,7 @@ then only pastes the cars and trails onto a copy of that background.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from racerl.atomic import atomic_write
 from racerl.track import Track
@@ -80,9 +80,17 @@ class TopDownRenderer:
             nose = self.to_pixels(np.array([centre, centre + fwd * hl]))
             draw.line([tuple(p) for p in nose], fill=(255, 255, 255), width=max(1, width // 2))
         if caption:
-            draw.rectangle([0, 0, self.width, 18], fill=(0, 0, 0))
-            draw.text((6, 3), caption, fill=(255, 255, 255))
+            draw.rectangle([0, 0, self.width, 20], fill=(0, 0, 0))
+            draw.text((6, 3), caption, fill=(255, 255, 255), font=caption_font())
         return np.asarray(img)
+
+
+def caption_font(size: int = 13) -> ImageFont.ImageFont:
+    """Pillow's bundled scalable font (its tiny bitmap default squeezes letters together)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow before 10.1 has only the bitmap font
+        return ImageFont.load_default()
 
 
 def paint_track(track: Track, scale: float, origin: np.ndarray, size: tuple[int, int],

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from racerl.camera import Camera, LightingBatch
 from racerl.lighting import PRESETS, sample_lighting
-from racerl.render import TopDownRenderer
+from racerl.render import TopDownRenderer, caption_font
 from racerl.track import Track
 
 ZOOM = 3  # camera frames are 160 x 120: show them larger
@@ -36,8 +36,8 @@ def _zoom(frame: np.ndarray, factor: int = ZOOM) -> Image.Image:
 
 def _label(img: Image.Image, text: str) -> Image.Image:
     draw = ImageDraw.Draw(img)
-    draw.rectangle([0, 0, img.width, 14], fill=(0, 0, 0))
-    draw.text((4, 2), text, fill=(255, 255, 255))
+    draw.rectangle([0, 0, img.width, 17], fill=(0, 0, 0))
+    draw.text((4, 2), text, fill=(255, 255, 255), font=caption_font(12))
     return img
 
 
