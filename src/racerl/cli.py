@@ -17,6 +17,7 @@ from rich.table import Table
 
 from racerl.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
 from racerl.errors import RacerlError
+from racerl.reward import DEFAULT_EXAMPLE
 
 app = typer.Typer(help="racerl: train and race DeepRacer cars locally.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -158,7 +159,7 @@ def _save_view(track, out: Path) -> None:
 def drive(
     track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
     speed: float = typer.Option(1.0, help="target speed, m/s"),
-    reward: str = typer.Option("follow_center_line", help="reward function file or example"),
+    reward: str = typer.Option(DEFAULT_EXAMPLE, help="reward function file or example"),
     out: Path = typer.Option(Path("drive.png"), help="PNG of the lap, coloured by speed"),
 ) -> None:
     """Drive one lap with the scripted pure-pursuit driver and save a picture of it."""

@@ -20,6 +20,7 @@ import yaml
 
 from racerl.atomic import atomic_write_text
 from racerl.errors import RacerlError
+from racerl.reward import DEFAULT_EXAMPLE
 
 ALGORITHMS = ("ppo", "sac")
 NETWORKS = ("light", "shallow", "standard", "mlp")
@@ -36,7 +37,7 @@ class TrainConfig:
 
     track: str = "loop"
     """Track name or .npy path (the built-in default loop needs no download)."""
-    reward: str = "follow_center_line"
+    reward: str = DEFAULT_EXAMPLE
     """Reward function file, or the name of a shipped example."""
     algorithm: str = "ppo"
     """'ppo' (discrete or continuous actions, DeepRacer's clipped PPO) or 'sac' (continuous)."""

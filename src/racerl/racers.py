@@ -23,7 +23,7 @@ from racerl.actions import ActionSpace, load_action_space
 from racerl.camera import Camera, LightingBatch
 from racerl.catalog import DEFAULT_TRACK, load_track
 from racerl.lighting import PRESETS, sample_lighting
-from racerl.reward import RewardFunction, load_reward_function
+from racerl.reward import DEFAULT_EXAMPLE, RewardFunction, load_reward_function
 from racerl.sim import DEFAULT_MAX_STEPS, BatchSim
 from racerl.track import Track
 from racerl.vehicle import VehicleParams
@@ -90,7 +90,7 @@ class Racers:
         self.n = n
         self.track = load_track(track, reverse=reverse)
         if not isinstance(reward_function, RewardFunction):
-            reward_function = load_reward_function(reward_function or "follow_center_line")
+            reward_function = load_reward_function(reward_function or DEFAULT_EXAMPLE)
         self.actions = load_action_space(action_space)
         self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,
                             start=start, max_steps=max_steps)

@@ -24,13 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racerl.params import ParamsBatch, as_pylist, build_params, reward_copy
-from racerl.reward import RewardFunction, call_reward, load_reward_function
+from racerl.params import ParamsBatch, as_pylist, build_params, progress_value, reward_copy
+from racerl.reward import DEFAULT_EXAMPLE, RewardFunction, call_reward, load_reward_function
 from racerl.track import Track
 from racerl.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
 
-STATUSES = ("prepare", "in_progress", "lap_complete", "crashed", "off_track",
-            "immobilized", "reversed")
 TERMINAL = ("lap_complete", "crashed", "off_track", "immobilized", "reversed")
 IMMOBILIZED_DISTANCE = 0.0003  # metres per step (reference 8.3)
 RULE_COUNT = 15  # consecutive RUN steps for immobilized and reversed (reference 8.3)
@@ -65,7 +63,7 @@ class BatchSim:
         self.start_offset = start_offset
         self.round_robin_step = round_robin_step
         self.max_steps = max_steps
-        self.reward = reward or load_reward_function("follow_center_line")
+        self.reward = reward or load_reward_function(DEFAULT_EXAMPLE)
         self.reward_fns = [self.reward.instance() for _ in range(n_cars)]
         self._waypoints = [tuple(p) for p in track.waypoints.tolist()]
         self.car = CarState.zeros(n_cars)
@@ -140,7 +138,7 @@ class BatchSim:
         self.reverse_count = np.where(running & (raw < self.prev_progress),
                                       self.reverse_count + 1, 0)
         status = self._status(prepare, lap, off_track)
-        progress = [100 if r > 100.0 else r for r in as_pylist(raw)]
+        progress = [progress_value(r) for r in as_pylist(raw)]
         self.prev_progress = np.where(raw >= 100.0, 0.0, raw)
         batch = ParamsBatch(
             x=as_pylist(point[:, 0]), y=as_pylist(point[:, 1]),
