@@ -65,8 +65,7 @@ class LapResult:
 def drive_lap(track: Track, speed: float = 1.0, lookahead: float = 0.45,
               reward: RewardFunction | None = None, max_steps: int = 20_000) -> LapResult:
     """Drive one evaluation lap from the start line with pure pursuit on the centre line."""
-    sim = BatchSim(track, 1, reward=reward, start="line", max_steps=max_steps)
-    sim.reset()
+    sim = BatchSim(track, 1, reward=reward, start="line", max_steps=max_steps)  # on the line
     driver = PurePursuitDriver(track, speed=speed, lookahead=lookahead, vehicle=sim.vehicle)
     trail, speeds, total = [(sim.car.x[0], sim.car.y[0])], [0.0], 0.0
     while True:

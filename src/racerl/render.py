@@ -37,12 +37,8 @@ class TopDownRenderer:
         self.height = int(np.ceil(extent[1] * self.scale))
         self.background = self._draw_track()
 
-    def to_pixels(self, xy: np.ndarray, factor: float = 1.0) -> np.ndarray:
-        """Track metres to image pixels (y up in the world, down in the image)."""
-        xy = np.asarray(xy, dtype=np.float64)
-        px = (xy[..., 0] - self.origin[0]) * self.scale * factor
-        py = (self.height - (xy[..., 1] - self.origin[1]) * self.scale) * factor
-        return np.stack([px, py], axis=-1)
+    def to_pixels(self, xy: np.ndarray) -> np.ndarray:
+        return world_to_pixels(xy, self.scale, self.origin, self.height)
 
     def _draw_track(self) -> Image.Image:
         return paint_track(self.track, self.scale, self.origin, (self.width, self.height))
@@ -93,6 +89,17 @@ def caption_font(size: int = 13) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def world_to_pixels(xy: np.ndarray, scale: float, origin: np.ndarray, height: int,
+                    factor: float = 1.0) -> np.ndarray:
+    """Track metres to PIL drawing coordinates of an image ``height`` pixels tall (times
+    ``factor`` when supersampled); y points up in the world and down in the image. PIL puts
+    integer coordinates at pixel centres, ours at pixel corners, hence the half pixel."""
+    xy = np.asarray(xy, dtype=np.float64)
+    px = (xy[..., 0] - origin[0]) * scale * factor - 0.5
+    py = (height - (xy[..., 1] - origin[1]) * scale) * factor - 0.5
+    return np.stack([px, py], axis=-1)
+
+
 def paint_track(track: Track, scale: float, origin: np.ndarray, size: tuple[int, int],
                 supersample: int = SUPERSAMPLE) -> Image.Image:
     """The track as DeepRacer paints it, ``scale`` pixels per metre, ``origin`` (metres) at
@@ -101,11 +108,7 @@ def paint_track(track: Track, scale: float, origin: np.ndarray, size: tuple[int,
     width, height = size
 
     def px(xy: np.ndarray) -> list[tuple[float, float]]:
-        # PIL puts integer coordinates at pixel centres; ours put them at pixel corners.
-        xy = np.asarray(xy, dtype=np.float64)
-        return list(zip(((xy[..., 0] - origin[0]) * scale * f - 0.5).tolist(),
-                        ((height - (xy[..., 1] - origin[1]) * scale) * f - 0.5).tolist(),
-                        strict=True))
+        return [tuple(p) for p in world_to_pixels(xy, scale, origin, height, f).tolist()]
 
     img = Image.new("RGB", (width * f, height * f), GROUND)
     draw = ImageDraw.Draw(img)
