@@ -277,23 +277,124 @@ class _LiveView:
 
 
 def _print_trials(name: str, trials: int) -> None:
-    from racerl.env import make_env
-    from racerl.evaluate import run_trials
-    from racerl.train import load_policy
+    from racerl.evalrecord import save_evaluation
+    from racerl.evaluate import EvalSettings, evaluate, model_entrant
 
-    policy, cfg = load_policy(name)  # cfg.action_space: the model folder's own metadata
-    env = make_env(track=cfg.track, observation=cfg.observation, rgb=cfg.rgb,
-                   frame_stack=cfg.frame_stack, action_space=cfg.action_space, start="line",
-                   max_steps=cfg.max_episode_steps)
-    results = run_trials(policy, env, trials)
-    table = Table(title=f"Evaluation of {name} on {cfg.track} (start line, studio light)")
-    for col in ("trial", "status", "progress %", "lap time s", "steps"):
-        table.add_column(col)
-    for k, r in enumerate(results, 1):
-        table.add_row(str(k), r.status, f"{r.progress:.1f}",
-                      f"{r.lap_time:.2f}" if r.lap_time else "-", str(r.steps))
+    who = model_entrant(name)
+    run = evaluate(who.driver, EvalSettings(track=who.track, trials=trials))
+    folder = save_evaluation(who.folder, run, who.identity)
+    _print_evaluation(run, folder)
+
+
+def _print_evaluation(run, folder: Path | None = None) -> None:
+    """The per-trial table of an evaluation (per lap for a race) and its totals."""
+    settings = run.settings
+    kind = "lap" if settings.continuous else "trial"
+    table = Table(title=f"Evaluation of {run.driver} on {settings.track} "
+                        f"({settings.lighting} light, seed {settings.seed}, "
+                        f"off-track penalty {settings.rules.off_track_penalty:g} s)")
+    for col in (kind, "status", "lap time s", "off track", "penalty s", "completion %"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for t in run.trials:
+        table.add_row(str(t.trial), t.status, _seconds(t.lap_time), str(t.off_track),
+                      f"{t.penalty:.1f}", f"{t.progress:.1f}")
+    s = run.summary()
+    table.add_section()
+    table.add_row("total", f"{s.laps}/{s.trials} laps", _seconds(s.total_time),
+                  str(s.off_track), f"{s.penalty:.1f}", f"{s.completion:.1f}")
     console.print(table)
-    console.print(f"laps done: {sum(r.completed for r in results)}/{trials}")
+    console.print(f"best lap {_seconds(s.best_lap)} s, mean lap {_seconds(s.mean_lap)} s"
+                  + (f"; saved in {folder}" if folder else ""), highlight=False)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _entrant(model: str | None, driver: str | None, speed: float):
+    from racerl.evaluate import entrant
+
+    return entrant(model, driver, speed)
+
+
+MODEL_ARG = typer.Argument(None, help="model name or folder (or use --driver)")
+DRIVER_OPT = typer.Option(None, help="a scripted driver instead of a model: centerline")
+SPEED_OPT = typer.Option(1.0, help="speed of the scripted centre-line driver, m/s")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_command(
+    model: str | None = MODEL_ARG,
+    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
+    trials: int = typer.Option(3, help="laps, each from the start line"),
+    lighting: str = typer.Option("studio", help="lighting preset"),
+    seed: int = typer.Option(0, help="seed of the lighting draw"),
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+    off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track"),
+    video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
+) -> None:
+    """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
+    from racerl.evalrecord import save_evaluation
+    from racerl.evaluate import EvalSettings, EvaluationRules, evaluate
+
+    if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
+        raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
+    if off_track_penalty < 0:
+        raise RacerlError(f"--off-track-penalty {off_track_penalty}: use 0 or more seconds")
+    who = _entrant(model, driver, speed)
+    settings = EvalSettings(track=track or who.track, trials=trials, lighting=lighting,
+                            seed=seed, rules=EvaluationRules(off_track_penalty=off_track_penalty))
+    run = evaluate(who.driver, settings, keep_frames=video is not None)
+    folder = save_evaluation(who.folder, run, who.identity)
+    _print_evaluation(run, folder)
+    if video is not None:
+        from racerl.video import write_video
+
+        write_video(run, load_track(settings.track), video)
+        console.print(f"saved {video}")
+
+
+@app.command()
+@user_errors
+def robustness(
+    model: str | None = MODEL_ARG,
+    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
+    trials: int = typer.Option(3, help="laps per lighting preset"),
+    seed: int = typer.Option(0, help="seed of the lighting draws"),
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+    out: Path | None = typer.Option(None, help="PNG of what the car saw under each preset"),
+) -> None:
+    """Evaluate under every lighting preset: does the model survive sun, shadow and dusk?"""
+    from racerl.atomic import atomic_write_json
+    from racerl.evaluate import EvalSettings
+    from racerl.render import save_png
+    from racerl.robustness import robustness as run_robustness
+    from racerl.robustness import robustness_grid
+
+    who = _entrant(model, driver, speed)
+    settings = EvalSettings(track=track or who.track, trials=trials, seed=seed)
+    results = run_robustness(who.driver, settings)
+    table = Table(title=f"Robustness of {who.driver.label} on {settings.track} "
+                        f"({trials} trials per lighting preset, seed {seed})")
+    for col in ("lighting", "laps", "completion %", "best lap s", "mean lap s", "off track",
+                "penalty s"):
+        table.add_column(col, justify="left" if col == "lighting" else "right")
+    for r in results:
+        s = r.summary
+        table.add_row(r.preset, f"{s.laps}/{s.trials}", f"{s.completion:.1f}",
+                      _seconds(s.best_lap), _seconds(s.mean_lap), str(s.off_track),
+                      f"{s.penalty:.1f}")
+    console.print(table)
+    target = out or who.folder / "robustness.png"
+    save_png(robustness_grid(results, f"{who.driver.label} on {settings.track}: "
+                                      "what the camera saw 3 s into trial 1"), target)
+    atomic_write_json(target.with_suffix(".json"), {
+        **who.identity, "settings": settings.describe(),
+        "presets": [r.to_json() for r in results]})
+    console.print(f"saved {target} and {target.with_suffix('.json')}")
 
 
 @app.command()
@@ -301,12 +402,17 @@ def _print_trials(name: str, trials: int) -> None:
 def plot(
     name: str = typer.Argument(..., help="model name"),
     out: Path | None = typer.Option(None, help="PNG to write (default: in the model folder)"),
+    evaluation: bool = typer.Option(False, "--evaluation",
+                                    help="the latest evaluation's driven line instead"),
 ) -> None:
-    """Save the DeepRacer-style training chart: reward and progress per iteration."""
+    """Save the training chart, or with --evaluation maps of the latest evaluation."""
     from racerl.garage import model_folder
     from racerl.viz import training_chart
 
     folder = model_folder(name)
+    if evaluation:
+        _plot_evaluation(folder.root, out)
+        return
     folder.config()  # a clear error when there is no such model
     metrics = folder.metrics()
     if not metrics:
@@ -314,6 +420,108 @@ def plot(
     target = out or folder.root / "training_chart.png"
     training_chart(metrics, name, target)
     console.print(f"saved {target}")
+
+
+def _plot_evaluation(root: Path, out: Path | None) -> None:
+    from racerl.evalrecord import latest_evaluation, load_summary, read_trace
+    from racerl.viz import evaluation_chart
+
+    found = latest_evaluation(root)
+    about = load_summary(found)
+    settings = about["settings"]
+    s = about["summary"]
+    title = (f"{about['driver']} on {settings['track']} ({settings['lighting']} light): "
+             f"{s['laps']}/{s['trials']} laps, best {_seconds(s['best_lap'])} s, "
+             f"{s['off_track']} off track — evaluation {about['id']}")
+    target = out or root / "evaluation_chart.png"
+    evaluation_chart(read_trace(found), load_track(settings["track"]), title, target)
+    console.print(f"saved {target}")
+
+
+race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
+app.add_typer(race_app, name="race")
+
+
+@race_app.command("create")
+@user_errors
+def race_create(
+    name: str = typer.Argument(..., help="race name"),
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
+    race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial"),
+    laps: int = typer.Option(3, help="laps per submission, driven in one go"),
+    lighting: str = typer.Option("studio", help="lighting preset every entrant races in"),
+    off_track_penalty: float = typer.Option(1.0, help="seconds frozen after leaving the track"),
+    seed: int = typer.Option(0, help="seed of the race's lighting draw"),
+) -> None:
+    """Create a race: its settings are fixed so that every submission compares."""
+    from racerl.race import create_race, database_path
+
+    race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed)
+    console.print(f"race {race.name}: {race.type}, {race.laps} laps on {race.track}, "
+                  f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s "
+                  f"(in {database_path()})", highlight=False)
+
+
+@race_app.command("submit")
+@user_errors
+def race_submit(
+    name: str = typer.Argument(..., help="race name"),
+    model: str | None = MODEL_ARG,
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+) -> None:
+    """Race a model (or a scripted driver) and put it on the leaderboard."""
+    from racerl.race import submit
+
+    who = _entrant(model, driver, speed)
+    run, standing = submit(name, who)
+    _print_evaluation(run)
+    console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
+
+
+@race_app.command("leaderboard")
+@user_errors
+def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
+    """Each entrant's best submission: total time (penalties included), then best lap."""
+    from racerl.race import get_race, leaderboard
+
+    race = get_race(name)
+    table = Table(title=f"{race.name}: {race.type}, {race.laps} laps on {race.track}, "
+                        f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s")
+    for col in ("rank", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
+                "lap times s", "model", "tries"):
+        table.add_column(col, justify="left" if col in ("entrant", "lap times s",
+                                                        "model") else "right")
+    for st in leaderboard(name):
+        table.add_row(str(st.rank), st.entrant, _seconds(st.total_time), _seconds(st.best_lap),
+                      f"{st.laps_completed}/{race.laps}", str(st.off_track),
+                      f"{st.penalty:.1f}", " ".join(f"{t:.2f}" for t in st.lap_times),
+                      _short_hash(st.model_hash), str(st.submissions))
+    console.print(table)
+
+
+@race_app.command("list")
+@user_errors
+def race_list() -> None:
+    """Every race and its settings."""
+    from racerl.race import list_races
+
+    table = Table(title="Races")
+    for col in ("name", "type", "track", "laps", "lighting", "off-track penalty s", "seed"):
+        table.add_column(col)
+    for r in list_races():
+        table.add_row(r.name, r.type, r.track, str(r.laps), r.lighting,
+                      f"{r.off_track_penalty:g}", str(r.seed))
+    console.print(table)
+
+
+def _short_hash(digest: str) -> str:
+    return "scripted" if digest.startswith("scripted:") else digest[:8]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def main() -> None:  # pragma: no cover - console-script entry

@@ -23,6 +23,7 @@ from racerl.actions import ActionSpace, load_action_space
 from racerl.camera import Camera, LightingBatch
 from racerl.catalog import DEFAULT_TRACK, load_track
 from racerl.lighting import PRESETS, sample_lighting
+from racerl.penalties import EvaluationRules
 from racerl.reward import DEFAULT_EXAMPLE, RewardFunction, load_reward_function
 from racerl.sim import DEFAULT_MAX_STEPS, BatchSim
 from racerl.track import Track
@@ -69,6 +70,7 @@ class BatchStep:
     status: list[str]
     params: list[dict]
     lap_time: np.ndarray
+    pause_duration: np.ndarray
 
 
 class Racers:
@@ -80,7 +82,8 @@ class Racers:
                  observation: str = "camera", rgb: bool = False, frame_stack: int = 1,
                  lighting: str = "studio", start: str = "round_robin",
                  max_steps: int = DEFAULT_MAX_STEPS, reverse: bool = False,
-                 vehicle: VehicleParams | None = None, camera_backend: str = "numba"):
+                 vehicle: VehicleParams | None = None, camera_backend: str = "numba",
+                 rules: EvaluationRules | None = None):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         if lighting not in PRESETS:
@@ -93,7 +96,7 @@ class Racers:
             reward_function = load_reward_function(reward_function or DEFAULT_EXAMPLE)
         self.actions = load_action_space(action_space)
         self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,
-                            start=start, max_steps=max_steps)
+                            start=start, max_steps=max_steps, rules=rules)
         self.observation = observation
         self.lighting = lighting
         self.frame_stack = frame_stack
@@ -156,11 +159,14 @@ class Racers:
 
     def step(self, actions: np.ndarray) -> BatchStep:
         """Apply one action per car (ids or normalised boxes) for one camera frame."""
-        steering, speed = self.actions.to_physical(actions)
-        result = self.sim.step(steering, speed)
+        return self.drive(*self.actions.to_physical(actions))
+
+    def drive(self, steering_deg: np.ndarray, speed: np.ndarray) -> BatchStep:
+        """Apply physical commands (degrees, m/s) per car, e.g. from a scripted driver."""
+        result = self.sim.step(steering_deg, speed)
         obs = self._observe(np.arange(self.n), fresh=False)
         return BatchStep(obs, result.rewards, result.terminated, result.truncated,
-                         result.status, result.params, result.lap_time)
+                         result.status, result.params, result.lap_time, result.pause_duration)
 
     def _observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
         """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack."""

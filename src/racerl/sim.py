@@ -16,6 +16,12 @@ Start positions: ``start="round_robin"`` (training) starts episode k of car i at
 ``(start_offset + (k + i) * round_robin_step) mod 1`` of the lap, so one car cycles through
 DeepRacer's 20 start points 5 % apart and a batch spreads over them; ``start="line"``
 (evaluation) always starts on the start line.
+
+Evaluation and race rules (reference section 9) are switched on by passing
+:class:`~racerl.penalties.EvaluationRules`: then off-track, reversed and immobilized put
+the car back in a lane and freeze it for the penalty (status ``pause``, reward 0, the
+clock running) until the reset budget is spent, a lap restarts the lap timer when
+``laps`` > 1, and a lap slower than ``max_lap_time`` ends the episode as ``time_up``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from racerl.params import ParamsBatch, as_pylist, build_params, progress_value, reward_copy
+from racerl.penalties import PENALISED, EvaluationRules, lane_reset_pose
 from racerl.reward import DEFAULT_EXAMPLE, RewardFunction, call_reward, load_reward_function
 from racerl.track import Track
 from racerl.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
@@ -45,6 +52,7 @@ class StepResult:
     status: list[str]
     params: list[dict]
     lap_time: np.ndarray  # seconds on lap_complete, NaN otherwise
+    pause_duration: np.ndarray  # penalty seconds still to serve after this step
 
 
 class BatchSim:
@@ -53,7 +61,7 @@ class BatchSim:
     def __init__(self, track: Track, n_cars: int = 1, reward: RewardFunction | None = None,
                  vehicle: VehicleParams | None = None, start: str = "round_robin",
                  start_offset: float = 0.0, round_robin_step: float = 0.05,
-                 max_steps: int = DEFAULT_MAX_STEPS):
+                 max_steps: int = DEFAULT_MAX_STEPS, rules: EvaluationRules | None = None):
         if start not in ("round_robin", "line"):
             raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
         self.track = track
@@ -63,6 +71,7 @@ class BatchSim:
         self.start_offset = start_offset
         self.round_robin_step = round_robin_step
         self.max_steps = max_steps
+        self.rules = rules
         self.reward = reward or load_reward_function(DEFAULT_EXAMPLE)
         self.reward_fns = [self.reward.instance() for _ in range(n_cars)]
         self._waypoints = [tuple(p) for p in track.waypoints.tolist()]
@@ -74,6 +83,13 @@ class BatchSim:
         self.immobile_count = np.zeros(n_cars, dtype=np.int64)
         self.reverse_count = np.zeros(n_cars, dtype=np.int64)
         self.sim_time = np.zeros(n_cars)
+        # Evaluation bookkeeping (all zero in training): per episode, reset with the car.
+        self.lap_start = np.zeros(n_cars, dtype=np.int64)  # step count at the lap's start
+        self.laps_done = np.zeros(n_cars, dtype=np.int64)
+        self.pause_steps = np.zeros(n_cars, dtype=np.int64)
+        self.resets_used = np.zeros(n_cars, dtype=np.int64)
+        self.penalty_time = np.zeros(n_cars)
+        self.failures = {status: np.zeros(n_cars, dtype=np.int64) for status in PENALISED}
         self._last_base = np.full((2, n_cars), np.nan)  # base_link one step ago
         self._measured_at = self.car.model_point()
         self.geometry = self.track.measure(self._measured_at)
@@ -107,7 +123,8 @@ class BatchSim:
         self.car.steering[idx] = 0.0
         self.start_ndist[idx] = start
         for arr in (self.steps, self.prev_progress, self.immobile_count, self.reverse_count,
-                    self.sim_time):
+                    self.sim_time, self.lap_start, self.laps_done, self.pause_steps,
+                    self.resets_used, self.penalty_time, *self.failures.values()):
             arr[idx] = 0
         self._last_base[:, idx] = np.nan
         self._update_geometry(idx)
@@ -120,24 +137,26 @@ class BatchSim:
         speed = np.broadcast_to(np.asarray(speed, dtype=np.float64), (self.n,))
         prepare = self.steps == 0
         self.steps += 1
-        running = ~prepare
+        paused = ~prepare & (self.pause_steps > 0)  # serving a penalty: frozen in place
+        active = ~prepare & ~paused
 
         # 1. Where the car is now (before the action moves it): params and rules.
         point = self.car.model_point()
         if not np.array_equal(point, self._measured_at):
             self._update_geometry()  # the pose was set from outside since the last measure
         geo = self.geometry
+        before = self.prev_progress.copy()
         raw = self._raw_progress(geo.ndist)
         wheels = self.track.on_track(self.car.wheel_positions())
         all_on = wheels.all(axis=1)
         off_track = ~wheels.any(axis=1)
         lap = raw >= 100.0
         moved = np.hypot(self.car.x - self._last_base[0], self.car.y - self._last_base[1])
-        self.immobile_count = np.where(running & (moved <= IMMOBILIZED_DISTANCE),
+        self.immobile_count = np.where(active & (moved <= IMMOBILIZED_DISTANCE),
                                        self.immobile_count + 1, 0)
-        self.reverse_count = np.where(running & (raw < self.prev_progress),
+        self.reverse_count = np.where(active & (raw < self.prev_progress),
                                       self.reverse_count + 1, 0)
-        status = self._status(prepare, lap, off_track)
+        status = self._status(prepare, lap, off_track, paused)
         progress = [progress_value(r) for r in as_pylist(raw)]
         self.prev_progress = np.where(raw >= 100.0, 0.0, raw)
         batch = ParamsBatch(
@@ -154,26 +173,71 @@ class BatchSim:
             is_crashed=[False] * self.n, sim_time=as_pylist(self.sim_time),
         )
         params = build_params(batch, self._waypoints, self.track.length, self.track.reversed)
+        reset = self._penalised(status, active)
 
-        # 2. One camera frame of physics; PREPARE cars get a zero command (they stand still).
+        # 2. One camera frame of physics for the cars that drive; PREPARE cars stand still
+        # (zero command), paused cars and cars being reset are frozen.
         steer_cmd, speed_cmd = clip_commands(steering_deg, speed, self.vehicle)
         self._last_base = np.stack([self.car.x, self.car.y])
         advance(self.car, np.where(prepare, 0.0, steer_cmd), np.where(prepare, 0.0, speed_cmd),
-                self.vehicle)
+                self.vehicle, active=~paused & ~reset)
         self.sim_time += CONTROL_DT
+        self.pause_steps[paused] -= 1
+        if reset.any():
+            self._reset_to_lane(np.flatnonzero(reset), status, before)
         self._update_geometry()
 
         # 3. The reward function sees the params of step 1 (RUN steps only).
         rewards = np.zeros(self.n)
-        for i in np.flatnonzero(running):
+        for i in np.flatnonzero(active):
             rewards[i] = call_reward(self.reward_fns[i], reward_copy(params[i]),
                                      self.reward.label)
 
-        terminated = np.array([s in TERMINAL for s in status])
+        terminated = np.array([s in TERMINAL for s in status]) & ~reset
+        is_lap = np.array([s == "lap_complete" for s in status])
+        lap_time = np.where(is_lap, (self.steps - self.lap_start) * CONTROL_DT, np.nan)
         truncated = ~terminated & (self.steps >= self.max_steps)
-        lap_time = np.where(np.array([s == "lap_complete" for s in status]),
-                            self.steps * CONTROL_DT, np.nan)
-        return StepResult(rewards, terminated, truncated, status, params, lap_time)
+        if self.rules is not None:
+            self.laps_done += is_lap
+            self.lap_start = np.where(is_lap, self.steps, self.lap_start)
+            terminated &= ~is_lap | (self.laps_done >= self.rules.laps)
+            lap_seconds = (self.steps - self.lap_start) * CONTROL_DT
+            time_up = ~terminated & (lap_seconds >= self.rules.max_lap_time)
+            for i in np.flatnonzero(time_up):
+                status[i] = "time_up"
+            truncated |= time_up
+        pause_duration = self.pause_steps * CONTROL_DT
+        return StepResult(rewards, terminated, truncated, status, params, lap_time,
+                          pause_duration)
+
+    def _penalised(self, status: list[str], active: np.ndarray) -> np.ndarray:
+        """Cars whose failure this step is forgiven for a reset and a penalty (rules only)."""
+        reset = np.zeros(self.n, dtype=bool)
+        if self.rules is None:
+            return reset
+        for i in np.flatnonzero(active):
+            if status[i] in PENALISED and self.resets_used[i] < self.rules.resets:
+                reset[i] = True
+        return reset
+
+    def _reset_to_lane(self, cars: np.ndarray, status: list[str], before: np.ndarray) -> None:
+        """Put failed cars back at their previous step's progress and start their penalty."""
+        ndist = self.start_ndist[cars] + before[cars] / 100.0
+        xy, yaw = lane_reset_pose(self.track, ndist, np.stack([self.car.x[cars],
+                                                               self.car.y[cars]], axis=-1))
+        self.car.x[cars], self.car.y[cars], self.car.yaw[cars] = xy[:, 0], xy[:, 1], yaw
+        self.car.speed[cars] = 0.0
+        self.car.steering[cars] = 0.0
+        self.prev_progress[cars] = before[cars]
+        self.immobile_count[cars] = 0
+        self.reverse_count[cars] = 0
+        self._last_base[:, cars] = np.nan
+        self.resets_used[cars] += 1
+        for i in cars:
+            penalty = self.rules.penalty(status[i])
+            self.failures[status[i]][i] += 1
+            self.penalty_time[i] += penalty
+            self.pause_steps[i] = round(penalty / CONTROL_DT)
 
     def _update_geometry(self, cars: np.ndarray | None = None) -> None:
         """Measure the cars' current model points; the next step's params reuse this."""
@@ -194,12 +258,14 @@ class BatchSim:
         raw = np.where(raw > self.prev_progress + 50.0, raw - 100.0, raw)
         return raw
 
-    def _status(self, prepare: np.ndarray, lap: np.ndarray, off_track: np.ndarray) -> list[str]:
+    def _status(self, prepare: np.ndarray, lap: np.ndarray, off_track: np.ndarray,
+                paused: np.ndarray) -> list[str]:
         """The first rule that fires, in DeepRacer's priority order (reference 8.3)."""
         codes = np.full(self.n, "in_progress", dtype=object)
+        codes[paused] = "pause"
         codes[prepare] = "prepare"
         codes[self.reverse_count >= RULE_COUNT] = "reversed"
         codes[self.immobile_count >= RULE_COUNT] = "immobilized"
-        codes[off_track] = "off_track"
-        codes[lap] = "lap_complete"
+        codes[off_track & ~paused] = "off_track"
+        codes[lap & ~paused] = "lap_complete"
         return codes.tolist()

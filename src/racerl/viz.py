@@ -51,3 +51,55 @@ def training_chart(metrics: list[dict], title: str, path: str | Path) -> Path:
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
+
+
+def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> Path:
+    """Two track maps of an evaluation: the driven line coloured by commanded speed, and
+    by the action taken (action index, or steering for continuous actions); the points
+    where the car left the track are marked with red crosses. Saved as PNG."""
+    driving = [r for r in rows if r["episode_status"] not in ("prepare", "pause")]
+    if not driving:
+        raise ValueError("the evaluation trace has no driving steps")
+    x = np.array([r["X"] for r in driving])
+    y = np.array([r["Y"] for r in driving])
+    speed = np.array([r["throttle"] for r in driving])
+    actions = [r["action"] for r in driving]
+    discrete = all(str(a).lstrip("-").isdigit() for a in actions)
+    failed = np.array([r["episode_status"] in ("off_track", "reversed") for r in driving])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.8), dpi=110)
+    panels = [(axes[0], speed, "plasma", "commanded speed (m/s)")]
+    if discrete:
+        index = np.array([int(a) for a in actions])
+        panels.append((axes[1], index, "tab10" if index.max() < 10 else "tab20",
+                       "action index"))
+    else:
+        steer = np.array([r["steer"] for r in driving])
+        panels.append((axes[1], steer, "coolwarm", "steering angle (deg, left +)"))
+    for ax, values, cmap, label in panels:
+        _draw_track(ax, track)
+        limits = {"vmin": -30, "vmax": 30} if cmap == "coolwarm" else {}
+        points = ax.scatter(x, y, c=values, cmap=cmap, s=9, zorder=3, **limits)
+        if failed.any():
+            ax.scatter(x[failed], y[failed], marker="x", color="red", s=70, linewidths=2,
+                       zorder=4, label=f"off track / reversed ({int(failed.sum())})")
+            ax.legend(loc="upper right", fontsize=8)
+        fig.colorbar(points, ax=ax, shrink=0.8, label=label)
+        ax.set_title(f"coloured by {label}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
+def _draw_track(ax, track) -> None:
+    inner, outer = track.rows[:, 2:4], track.rows[:, 4:6]
+    ring = np.concatenate([outer, inner[::-1]])
+    ax.fill(ring[:, 0], ring[:, 1], color="0.85", zorder=1)
+    for border in (inner, outer):
+        closed = np.vstack([border, border[:1]]) if track.is_loop else border
+        ax.plot(closed[:, 0], closed[:, 1], color="0.3", lw=1, zorder=2)
+    ax.plot(track.rows[:, 0], track.rows[:, 1], color="0.6", lw=0.8, ls="--", zorder=2)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
