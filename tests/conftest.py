@@ -42,3 +42,27 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     if folder is not None:
         monkeypatch.setenv("RACERL_TRACK_PATH", str(folder))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_home(tmp_path_factory) -> Path:
+    """A racerl home holding 'tiny': a real PPO model (state observation, the oval) trained
+    for a few seconds, shared by the evaluation, race and export tests."""
+    from racerl.config import load_config_dict
+    from racerl.train import train
+
+    home = tmp_path_factory.mktemp("tiny_model_home")
+    config = load_config_dict({"track": "oval", "observation": "state", "network": "mlp",
+                               "n_envs": 8, "rollout_steps": 64, "batch_size": 128,
+                               "learning_rate": 1e-3, "seed": 0,
+                               "num_episodes_between_training": 5}, "tiny")
+    old = os.environ.get("RACERL_HOME")
+    os.environ["RACERL_HOME"] = str(home)
+    try:
+        train("tiny", config, steps=8 * 64 * 8)
+    finally:
+        if old is None:
+            os.environ.pop("RACERL_HOME")
+        else:
+            os.environ["RACERL_HOME"] = old
+    return home

@@ -38,10 +38,9 @@ def evaluations_dir(root: Path) -> Path:
 
 def save_evaluation(root: Path, run: EvaluationRun, about: dict | None = None) -> Path:
     """Write ``run`` under the model (or driver) folder ``root``; returns its folder."""
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    name = f"{stamp}-{uuid.uuid4().hex[:6]}"
     parent = evaluations_dir(root)
     parent.mkdir(parents=True, exist_ok=True)
+    name = f"{_fresh_stamp(parent)}-{uuid.uuid4().hex[:6]}"
     staging = parent / f".{name}.tmp"
     target = parent / name
     try:
@@ -54,6 +53,17 @@ def save_evaluation(root: Path, run: EvaluationRun, about: dict | None = None) -
     atomic_write_json(Path(root) / "metrics" / "evaluation" / f"evaluation-{name}.json",
                       deepracer_metrics(run))
     return target
+
+
+def _fresh_stamp(parent: Path) -> str:
+    """A 14-digit UTC time no other evaluation in ``parent`` has: deepracer-utils names an
+    evaluation of the old console layout by this time alone, so two in one second would
+    merge into one stream."""
+    while True:
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+        if not any(parent.glob(f"{stamp}-*")) and not any(parent.glob(f".{stamp}-*")):
+            return stamp
+        time.sleep(0.2)
 
 
 def evaluation_summary(run: EvaluationRun, name: str, about: dict | None) -> dict:
