@@ -22,12 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job: train a model on the default track with DeepRacer's follow-the-centre-line
-# reward, evaluate it from the start line, and save its training chart and a scripted lap.
+# reward, evaluate it under DeepRacer's evaluation rules (train does it when it stops), and
+# save its training chart, maps of the evaluated laps, a video of one lap and a scripted lap.
 DEMO_MINUTES ?= 5
 demo: setup
 	$(BIN)/racerl tracks
 	$(BIN)/racerl train --name demo --minutes $(DEMO_MINUTES) --force
 	$(BIN)/racerl plot demo --out $(OUT)/training_chart.png
+	$(BIN)/racerl plot demo --evaluation --out $(OUT)/evaluation_chart.png
+	$(BIN)/racerl evaluate demo --trials 1 --video $(OUT)/demo.mp4
 	$(BIN)/racerl drive --out $(OUT)/drive.png
 
 lint: setup

@@ -210,3 +210,23 @@ def test_evaluate_mistakes_get_one_line(args, message):
 
 def test_home_is_isolated():
     assert "racerl_home" in os.environ["RACERL_HOME"]
+
+
+def test_trial_k_is_the_same_lap_whether_driven_alone_or_in_a_batch():
+    """Trial k uses lighting seed ``seed + k - 1`` and keeps its number however the batch
+    finishes; a driver that reacts to the image shows any mix-up."""
+    from racerl.actions import load_action_space
+
+    def policy(obs):  # brighter frame: straight on at 1 m/s, else a gentle left at 0.5
+        return np.where(obs.reshape(len(obs), -1).mean(axis=1) > 100, 5, 6)
+
+    driver = PolicyDriver(policy, load_action_space(None), "reacts to light")
+    batch = evaluate(driver, EvalSettings(track="loop", trials=3, lighting="random", seed=2))
+    assert [t.trial for t in batch.trials] == [1, 2, 3]
+    steps = [t.steps for t in batch.trials]
+    assert steps != sorted(steps)  # trial 2 finishes last: the numbering is put to the test
+    for k in range(3):
+        alone = evaluate(driver, EvalSettings(track="loop", trials=1, lighting="random",
+                                              seed=2 + k))
+        assert alone.trials[0].steps == batch.trials[k].steps
+        assert alone.trials[0].off_track == batch.trials[k].off_track

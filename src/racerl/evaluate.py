@@ -240,14 +240,14 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False,
                                     int(sim.failures["off_track"][i])))
             if keep_frames:
                 run.frames[i].append(_frame(obs, i))
+            number = len(run.trials) + 1 if settings.continuous else int(i) + 1
             if status == "lap_complete":
                 lap_of[i] += 1
-                run.trials.append(marks[i].close(len(run.trials) + 1, sim, i, status, 100.0,
+                run.trials.append(marks[i].close(number, sim, i, status, 100.0,
                                                  float(step.lap_time[i])))
             elif finished:
                 progress = float(step.params[i]["progress"])
-                run.trials.append(marks[i].close(len(run.trials) + 1, sim, i, status,
-                                                 progress, None))
+                run.trials.append(marks[i].close(number, sim, i, status, progress, None))
             done[i] = finished
     run.rows = [row for per_car in rows for row in per_car]
     if not settings.continuous:

@@ -57,10 +57,16 @@ def robustness_grid(results: list[PresetResult], title: str, zoom: int = 2) -> n
         frame = Image.fromarray(result.snapshot).resize((w, h), Image.NEAREST).convert("RGB")
         canvas.paste(frame, (x, y + label_h))
         s = result.summary
-        lap = f"best lap {s.best_lap:.2f} s" if s.best_lap is not None else "no lap"
-        ok = s.laps == s.trials
-        draw.rectangle([x, y, x + w - 1, y + label_h - 1],
-                       fill=(20, 90, 40) if ok else (140, 30, 30))
+        lap = f"best {s.best_lap:.2f} s" if s.best_lap is not None else "no lap"
+        draw.rectangle([x, y, x + w - 1, y + label_h - 1], fill=_verdict_colour(s))
         draw.text((x + 5, y + 4), f"{result.preset}: {s.laps}/{s.trials} laps, "
-                  f"{s.completion:.0f} %, {lap}", fill=(255, 255, 255), font=caption_font(12))
+                  f"{s.off_track} off track, {lap}", fill=(255, 255, 255),
+                  font=caption_font(12))
     return np.asarray(canvas)
+
+
+def _verdict_colour(s: Summary) -> tuple[int, int, int]:
+    """Green: clean laps; amber: laps only thanks to resets; red: laps not finished."""
+    if s.laps < s.trials:
+        return (150, 30, 30)
+    return (20, 100, 45) if s.off_track == 0 else (170, 110, 0)
