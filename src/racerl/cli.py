@@ -488,14 +488,14 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
     race = get_race(name)
     table = Table(title=f"{race.name}: {race.type}, {race.laps} laps on {race.track}, "
                         f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s")
-    for col in ("rank", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
+    for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
                 "lap times s", "model", "tries"):
-        table.add_column(col, justify="left" if col in ("entrant", "lap times s",
-                                                        "model") else "right")
+        table.add_column(col, no_wrap=True,
+                         justify="left" if col in ("entrant", "lap times s", "model") else "right")
     for st in leaderboard(name):
         table.add_row(str(st.rank), st.entrant, _seconds(st.total_time), _seconds(st.best_lap),
                       f"{st.laps_completed}/{race.laps}", str(st.off_track),
-                      f"{st.penalty:.1f}", " ".join(f"{t:.2f}" for t in st.lap_times),
+                      f"{st.penalty:.1f}", "/".join(f"{t:.2f}" for t in st.lap_times),
                       _short_hash(st.model_hash), str(st.submissions))
     console.print(table)
 
