@@ -49,7 +49,7 @@ def video_frames(run: EvaluationRun, track: Track) -> Iterator[np.ndarray]:
             line = (f"{run.driver}  trial {trial + 1}/{len(run.frames)}  "
                     f"lap {clock:6.2f} s  off track {off_track}")
             if status == "pause":
-                line += f"  PENALTY {pause:.1f} s"
+                line += f"  PENALTY {pause + CONTROL_DT:.1f} s left"  # counts down to 0.1
             elif status == "lap_complete":
                 line += "  LAP COMPLETE"
             draw.text((8, 10), line, fill=(255, 255, 255), font=font)
