@@ -22,13 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job: train a model on the default track with DeepRacer's follow-the-centre-line
-# reward, evaluate it from the start line, and save its training chart and a scripted lap.
+# reward, evaluate it from the start line, save its training chart, export it for the car
+# and drive the exported model (onnxruntime, no torch) round the track.
 DEMO_MINUTES ?= 5
 demo: setup
 	$(BIN)/racerl tracks
 	$(BIN)/racerl train --name demo --minutes $(DEMO_MINUTES) --force
 	$(BIN)/racerl plot demo --out $(OUT)/training_chart.png
-	$(BIN)/racerl drive --out $(OUT)/drive.png
+	$(BIN)/racerl export demo --out $(OUT)/demo-export
+	$(BIN)/racerl drive $(OUT)/demo-export/demo.tar.gz --source sim
 
 lint: setup
 	$(BIN)/ruff check .
