@@ -13,7 +13,8 @@ What is measured
 
     The last two go through :class:`racerl.edge.EdgePolicy`, exactly what ``racerl drive``
     runs, and include its input check. p50 and p99 over ``--frames`` timed calls after
-    ``--warmup`` untimed ones.
+    ``--warmup`` untimed ones. The export's own parity check (max |runtime - torch| on
+    seeded random frames) is reported beside the times.
 
 How
     Each network is built by racerl's own training code (one short PPO update on the oval, so
@@ -105,8 +106,12 @@ def measure_network(network: str, frames_count: int, warmup: int) -> dict:
     calls = {"torch": torch_call,
              "onnxruntime": EdgePolicy(bundle, "onnxruntime", threads=1).outputs,
              "openvino": EdgePolicy(bundle, "openvino", threads=1).outputs}
+    import onnx
+
+    exported = onnx.load_from_string(bundle.files["model.onnx"])
     row = {"network": network, "input": "x".join(map(str, frames.shape[1:])),
-           "parameters": sum(p.numel() for p in graph.parameters())}
+           "parameters": int(sum(np.prod(t.dims) for t in exported.graph.initializer)),
+           "parity_max_abs_diff": result.parity}
     for runtime, call in calls.items():
         batch_call = call if runtime == "torch" else (lambda f, c=call: c(f[None]))
         times = _time(batch_call, frames, frames_count, warmup)
@@ -139,15 +144,19 @@ def print_table(result: dict) -> None:
     table = Table(title=f"Per-frame policy latency, 1 CPU thread, batch 1, "
                         f"{result['frames']} frames ({result['date']})",
                   caption=f"target: light p50 <= {TARGET_MS:g} ms; the car's budget at "
-                          f"15 fps is {BUDGET_MS:.1f} ms. {result['versions']}")
+                          f"15 fps is {BUDGET_MS:.1f} ms. {result['machine']}; "
+                          + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
     table.add_column("network")
     table.add_column("input")
-    table.add_column("params", justify="right")
+    table.add_column("weights", justify="right")
     for runtime in RUNTIMES:
         table.add_column(f"{runtime} p50 / p99 ms", justify="right")
+    table.add_column("max |diff| vs torch (ort, ov)", justify="right")
     for row in result["rows"]:
+        parity = row["parity_max_abs_diff"]
         table.add_row(row["network"], row["input"], f"{row['parameters']:,}",
-                      *(f"{row[r]['p50_ms']:.3f} / {row[r]['p99_ms']:.3f}" for r in RUNTIMES))
+                      *(f"{row[r]['p50_ms']:.3f} / {row[r]['p99_ms']:.3f}" for r in RUNTIMES),
+                      ", ".join(f"{parity[r]:.1e}" for r in ("onnxruntime", "openvino")))
     Console(width=None if sys.stdout.isatty() else 140).print(table)
 
 

@@ -180,8 +180,11 @@ def export_command(
 @app.command()
 @user_errors
 def drive(
-    bundle: str = typer.Argument(..., help="export bundle (.tar.gz), export folder or model"),
-    source: str = typer.Option("sim", help="'sim', a video file or a folder of images"),
+    bundle: str = typer.Argument(..., metavar="BUNDLE_OR_MODEL",
+                                 help="export bundle (.tar.gz), export folder, or a model "
+                                      "name or folder (its export/)"),
+    source: str = typer.Option("sim", metavar="sim|VIDEO|IMAGE_DIR",
+                               help="'sim', a video file or a folder of PNG/JPEG frames"),
     track: str | None = typer.Option(None, help="track for --source sim (default: trained on)"),
     trials: int = typer.Option(1, help="laps from the start line for --source sim"),
     runtime: str = typer.Option("onnxruntime", help="onnxruntime or openvino"),

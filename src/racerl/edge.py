@@ -80,10 +80,6 @@ class Contract:
     max_episode_steps: int
     raw: dict = field(repr=False, compare=False)
 
-    @property
-    def channels_per_frame(self) -> int:
-        return self.input_shape[-1] // self.frame_stack if self.observation == "camera" else 0
-
 
 @dataclass
 class Bundle:
@@ -322,11 +318,6 @@ def _check_io(bundle: Bundle, inputs: list[str], outputs: list[str], name: str) 
         raise BundleError(f"{bundle.source}: {name} has inputs {inputs} and outputs {outputs}, "
                           f"but {CONTRACT_FILE} says {contract.input_name!r} and "
                           f"{list(contract.outputs)}")
-
-
-def percentile_ms(latencies: list[float], q: float) -> float:
-    """The ``q``-th percentile of latencies in ms (NaN when there are none)."""
-    return float(np.percentile(latencies, q)) if latencies else float("nan")
 
 
 def write_tar(target, files: dict[str, bytes]) -> None:

@@ -279,9 +279,3 @@ version reading this IR, the real camera's picture (a 120° lens; the simulator'
 and driving the real track.
 """
     return text.encode("utf-8")
-
-
-def export_summary(result: ExportResult) -> list[tuple[str, str]]:
-    """(file, size) rows for the CLI."""
-    return [(str(p), f"{p.stat().st_size / 1024:.0f} KiB") for p in result.written]
-
