@@ -33,7 +33,7 @@ from racerl.env import make_env
 from racerl.errors import RacerlError
 from racerl.evaluate import run_trials
 from racerl.export import PARITY_TOLERANCE, export_model
-from racerl.framesource import FrameSourceError, camera_frame
+from racerl.framesource import FrameSourceError, camera_frame, model_frames
 from racerl.garage import model_folder
 from racerl.train import load_model, load_policy, train
 from tests.test_train import quick_config
@@ -401,3 +401,31 @@ print("HEAVY", heavy)
                           env={**os.environ, "RACERL_HOME": str(home)}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout, done.stdout
+
+
+@pytest.mark.slow
+def test_colour_and_stacked_frames_keep_their_channel_order(tmp_path, monkeypatch):
+    """RGB x 2 stacked frames: 6 channels, newest last, in the same order as SB3 sees them."""
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    train("stack", quick_config(**CAMERA, rgb=True, frame_stack=2), steps=8 * 64)
+    result = export_model("stack")
+    policy = EdgePolicy(load_bundle(result.bundle))
+    assert policy.contract.input_shape == (120, 160, 6)
+    model = _sb3_model("stack")
+    env = make_env(track="oval", rgb=True, frame_stack=2, seed=0)
+    obs, _ = env.reset()
+    real = []
+    for k in range(12):
+        obs, *_ = env.step(3 + k % 4)
+        real.append(obs)
+    real = np.stack(real)
+    assert _max_diff(policy, model, real) <= PARITY_TOLERANCE
+    # A picture folder is stacked the same way: the first frame fills the stack.
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k in range(3):
+        Image.fromarray(real[k][..., 3:]).save(folder / f"{k}.png")
+    stacked = [obs for _, obs in model_frames(folder, rgb=True, frame_stack=2)]
+    np.testing.assert_array_equal(stacked[0], np.concatenate([real[0][..., 3:]] * 2, axis=2))
+    np.testing.assert_array_equal(stacked[2], np.concatenate([real[1][..., 3:],
+                                                             real[2][..., 3:]], axis=2))

@@ -231,7 +231,18 @@ def _parity(graph: PolicyGraph, files: dict[str, bytes], contract: dict,
 def car_readme(name: str, contract: dict, metadata: dict, openvino: bool) -> bytes:
     """The bundle's README: what is inside and what a DeepRacer car owner can do with it."""
     spec = contract["input"]
-    shape = "×".join(str(v) for v in spec["shape"])
+    shape = ", ".join(str(v) for v in spec["shape"])
+    if contract["observation"] != "camera":
+        feed = "Feed racerl's 17-value state vector (racerl.racers.state_observation)."
+    elif contract["rgb"]:
+        feed = ("Feed the frame exactly as the camera pipeline makes it: the camera image "
+                "resized to 160×120, RGB.")
+    else:
+        feed = ("Feed the frame exactly as the camera pipeline makes it: DeepRacer's car "
+                "resizes the camera image\nto 160×120 and converts it to grey "
+                "(Y = 0.2989 R + 0.587 G + 0.114 B, cast to uint8).")
+    if contract["frame_stack"] > 1:
+        feed += f" Stack the last {contract['frame_stack']} frames, newest last."
     if contract["outputs"] == ["probabilities"]:
         rows = "\n".join(f"| {i} | {a['steering_angle']} | {a['speed']} |"
                          for i, a in enumerate(metadata["action_space"]))
@@ -257,12 +268,12 @@ Files:
 - `racerl_export.json`: input/output names, shapes, frame stacking, parity figures.
 
 Input `{spec['name']}`: {spec['dtype']} [{shape}], {spec['layout']}; scaling
-{spec['scaling']}. Feed the frame exactly as the camera pipeline makes it: DeepRacer's car
-resizes the camera image to 160×120 and converts it to grey (Y = 0.2989 R + 0.587 G + 0.114 B).
+{spec['scaling']}. {feed}
 
 Output: {actions}
 
-Run it anywhere with Python and onnxruntime (no torch needed):
+Run it anywhere with Python and onnxruntime, no torch needed
+(`pip install 'racerl[export]'`):
 
     racerl drive {name}.tar.gz --source sim          # closed loop in racerl's simulator
     racerl drive {name}.tar.gz --source frames/      # a folder of camera images
@@ -271,11 +282,12 @@ Run it anywhere with Python and onnxruntime (no torch needed):
 On a DeepRacer car: the car's own software loads a model `.tar.gz` from the device console
 and expects a TensorFlow frozen graph (`model.pb`, rl_coach node names) beside
 `model_metadata.json`, which it converts itself (OpenVINO's Model Optimizer on the original
-software). racerl writes no TensorFlow graph, so this bundle does NOT load through the
-device console as is. What a car owner can do: copy the bundle to the car (it has an Intel
-CPU and OpenVINO), and run `model.xml`/`model.onnx` from their own camera node with the
-input above. Not verified without a car: loading on the car's software, the car's OpenVINO
-version reading this IR, the real camera's picture (a 120° lens; the simulator's is 64.7°)
-and driving the real track.
+software; the community's current version converts to TFLite). racerl writes no TensorFlow
+graph, so this bundle does NOT load through the device console as is. What a car owner can
+do: copy the bundle to the car (it has an Intel CPU and OpenVINO), run `model.xml` (or
+`model.onnx` with onnxruntime) on the frames of their own camera node with the input above,
+and send the chosen steering and speed to the car's servo node. Not verified without a car:
+loading on the car's software, the car's OpenVINO version reading this IR, the real
+camera's picture (a 120° lens; the simulator's is 64.7°) and driving the real track.
 """
     return text.encode("utf-8")
