@@ -373,11 +373,19 @@ def test_cli_mistakes_are_one_line_errors(home, tmp_path):
         (["drive", "cont-ppo", "--source", str(square)], "use --source sim"),
         (["drive", "cam", "--runtime", "tf"], "runtime 'tf'"),
         (["export", "nobody"], "no model here"),
+        (["export", "cam", "--out", str(broken)], "is not a folder"),
+        (["drive", "cam", "--csv", str(tmp_path / "x.csv")], "--csv writes per-frame"),
     ]
     for args, fragment in cases:
         result = _cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert fragment in result.output, (args, result.output)
+
+
+def test_missing_runtime_packages_are_named(home, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    result = _cli("drive", "cam")
+    assert result.exit_code == 2 and "pip install 'racerl[export]'" in result.output
 
 
 def test_drive_never_imports_torch(home, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from racerl.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
@@ -34,7 +35,10 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except RacerlError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape(): a message may hold brackets ("racerl[export]", a list) that rich
+            # would otherwise read as markup and drop.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -196,6 +200,9 @@ def drive(
     policy = EdgePolicy(load_bundle(bundle), runtime=runtime)
     contract = policy.contract
     if source == "sim":
+        if csv is not None:
+            raise RacerlError("--csv writes per-frame actions of a video or image folder; "
+                              "with --source sim the laps table is the result")
         _drive_sim(policy, track or contract.track, trials)
     else:
         if contract.observation != "camera":

@@ -25,6 +25,7 @@ figures go into ``racerl_export.json``. This module imports torch; the runtime s
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import tempfile
@@ -98,8 +99,15 @@ class ExportResult:
 def export_model(name: str, out: str | Path | None = None,
                  openvino: bool = True) -> ExportResult:
     """Export model ``name`` (name or folder) to ``out`` (default: ``<model>/export/``)."""
+    missing = [m for m in ("onnx", "onnxscript", "onnxruntime")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RacerlError(f"export needs {', '.join(missing)}: pip install 'racerl[export]'")
     folder = model_folder(name)
     config = folder.config()
+    if out is not None and Path(out).expanduser().exists() \
+            and not Path(out).expanduser().is_dir():
+        raise RacerlError(f"--out {out}: exists and is not a folder")
     if not folder.checkpoint_path.is_file():
         raise RacerlError(f"{folder.root}: no checkpoint yet, nothing to export")
     metadata = _metadata(folder)
@@ -107,7 +115,7 @@ def export_model(name: str, out: str | Path | None = None,
                        folder.checkpoint_path, None)
     discrete = metadata.get("action_space_type", "discrete") == "discrete"
     graph = PolicyGraph(model, config.algorithm, discrete).eval()
-    contract = _contract(folder.name, config, model, discrete)
+    contract = _contract(folder.name, config, model, discrete, openvino)
     out = Path(out).expanduser() if out is not None else folder.root / EXPORT_DIR
     with tempfile.TemporaryDirectory(prefix="racerl-export-") as tmp:
         files = {ONNX_FILE: _to_onnx(graph, contract, Path(tmp))}
@@ -137,7 +145,7 @@ def _metadata(folder: ModelFolder) -> dict:
         raise RacerlError(f"{path}: not valid JSON ({exc})") from None
 
 
-def _contract(name: str, config: TrainConfig, model, discrete: bool) -> dict:
+def _contract(name: str, config: TrainConfig, model, discrete: bool, openvino: bool) -> dict:
     shape = tuple(int(v) for v in model.observation_space.shape)
     if config.observation == "camera":  # SB3 keeps images channels-first; the car does not
         shape = (shape[1], shape[2], shape[0])
@@ -154,7 +162,7 @@ def _contract(name: str, config: TrainConfig, model, discrete: bool) -> dict:
                   "scaling": "inside the graph (x / 255)" if camera else "none"},
         "outputs": ["probabilities"] if discrete else ["action", "mean", "std"],
         "greedy": "argmax(probabilities)" if discrete else "clip(action, -1, 1)",
-        "files": {"onnx": ONNX_FILE, "openvino": list(IR_FILES)},
+        "files": {"onnx": ONNX_FILE, "openvino": list(IR_FILES) if openvino else []},
         "opset": OPSET,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -166,7 +174,8 @@ def _to_onnx(graph: PolicyGraph, contract: dict, tmp: Path) -> bytes:
                           dtype=torch.uint8 if spec["dtype"] == "uint8" else torch.float32)
     target = tmp / ONNX_FILE
     quiet = logging.getLogger("torch.onnx")
-    level, quiet.level = quiet.level, logging.ERROR  # "torchvision is not installed" notes
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "torchvision is not installed, skipping ..." notes
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
