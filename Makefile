@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job: train a model on the default track with DeepRacer's follow-the-centre-line
-# reward, evaluate it under DeepRacer's evaluation rules (train does it when it stops), and
-# save its training chart, maps of the evaluated laps, a video of one lap and a scripted lap.
+# reward, evaluate it under DeepRacer's evaluation rules (train does it when it stops), save
+# its training chart, maps of the evaluated laps and a video of one lap, export it for the
+# car and drive the exported model (onnxruntime, no torch) round the track.
 DEMO_MINUTES ?= 5
 demo: setup
 	$(BIN)/racerl tracks
@@ -31,7 +32,8 @@ demo: setup
 	$(BIN)/racerl plot demo --out $(OUT)/training_chart.png
 	$(BIN)/racerl plot demo --evaluation --out $(OUT)/evaluation_chart.png
 	$(BIN)/racerl evaluate demo --trials 1 --video $(OUT)/demo.mp4
-	$(BIN)/racerl drive --out $(OUT)/drive.png
+	$(BIN)/racerl export demo --out $(OUT)/demo-export
+	$(BIN)/racerl drive $(OUT)/demo-export/demo.tar.gz --source sim
 
 lint: setup
 	$(BIN)/ruff check .
