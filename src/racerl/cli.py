@@ -355,6 +355,7 @@ def reward_lab(
     json_out: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
     picture: Path | None = typer.Option(None, help="PNG of the best-paid behaviour's reward "
                                         "along the track (default: reward_lab_<track>.png)"),
+    sandbox: bool = typer.Option(False, help="run the function in the sandbox"),
 ) -> None:
     """Drive good and bad behaviours with the reward and warn when bad driving pays more."""
     import json
@@ -364,7 +365,13 @@ def reward_lab(
     from racerl.rewardlab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
 
     the_track = load_track(track)
-    report = run_lab(the_track, load_reward_function(reward))
+    if sandbox:
+        from racerl.sandbox import load_sandboxed
+
+        with load_sandboxed(reward) as sandboxed:
+            report = run_lab(the_track, sandboxed)
+    else:
+        report = run_lab(the_track, load_reward_function(reward))
     target = picture or Path(f"reward_lab_{the_track.name}.png")
     save_png(lab_picture(the_track, report), target)
     if json_out:
