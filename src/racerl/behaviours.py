@@ -133,11 +133,11 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour("centre_slow", f"centre line {SLOW:g} m/s", True, _centre(SLOW)),
     Behaviour("centre_medium", f"centre line {MEDIUM:g} m/s", True, _centre(MEDIUM)),
     Behaviour("centre_fast", f"centre line {FAST:g} m/s", True, _centre(FAST)),
-    Behaviour("raceline", "race line (planned speeds)", True, _raceline),
+    Behaviour("raceline", "race line", True, _raceline),
     Behaviour("zigzag", f"zig-zag in the lane {MEDIUM:g} m/s", False, _zigzag(MEDIUM)),
     Behaviour("hug_border", f"hugging the left border {MEDIUM:g} m/s", False, _hug(MEDIUM)),
     Behaviour("crawl", "crawling at minimum speed", False, _crawl),
-    Behaviour("stop", "stopping (standing still)", False, _stop),
+    Behaviour("stop", "standing still", False, _stop),
     Behaviour("off_track", "leaving the track", False, _off_track),
     Behaviour("reverse", "driving in reverse", False, _reverse),
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from racerl.polyline import Polyline
+from racerl.raceline import RaceLine, compute_raceline
 from racerl.reward import RewardFunction
 from racerl.sim import BatchSim
 from racerl.track import Track
@@ -78,7 +79,7 @@ class RaceLineDriver:
     the plan a short ``preview`` time ahead, because the car's speed lags its command.
     """
 
-    def __init__(self, track: Track, raceline, lookahead: float = 0.3,
+    def __init__(self, track: Track, raceline: RaceLine, lookahead: float = 0.3,
                  lookahead_time: float = 0.15, preview: float = 0.2,
                  vehicle: VehicleParams | None = None):
         self.track = track
@@ -109,13 +110,12 @@ class RaceLineDriver:
         return steer_deg, command
 
 
-def drive_raceline_lap(track: Track, raceline=None, reward: RewardFunction | None = None,
+def drive_raceline_lap(track: Track, raceline: RaceLine | None = None,
+                       reward: RewardFunction | None = None,
                        max_steps: int = 20_000, vehicle: VehicleParams | None = None
                        ) -> LapResult:
     """Drive one evaluation lap from the start line on the race line (computed or cached
     when not given): the track's reference lap, the "physical limit" of the vehicle model."""
-    from racerl.raceline import compute_raceline
-
     vehicle = vehicle or VehicleParams()
     line = raceline if raceline is not None else compute_raceline(track, vehicle)
     sim = BatchSim(track, 1, reward=reward, vehicle=vehicle, start="line", max_steps=max_steps)
