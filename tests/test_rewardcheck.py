@@ -38,6 +38,14 @@ def test_traces_cover_the_edge_cases(traces):
     assert any(p["steps"] == 2.0 for p in every)  # the first RUN step, on the start line
     assert any(p["progress"] < 0 for p in every)  # driving backwards
     assert any(p["progress"] == 100 for p in every)
+    assert any(p["speed"] == 0.0 for p in every)  # standing still
+
+
+def test_division_by_speed_is_caught(tmp_path, traces):
+    report = check(tmp_path, traces, "def reward_function(params):\n"
+                   "    return 1.0 / params['speed']\n")
+    [error] = [f.message for f in report.findings]
+    assert "while standing still" in error and "raised ZeroDivisionError" in error
 
 
 @pytest.mark.parametrize("body, fragment", [

@@ -130,3 +130,15 @@ def test_cli_table(tmp_path):
     assert result.exit_code == 0, result.output
     assert "race line" in result.output and "return/lap" in result.output
     assert "no unwanted behaviour earns more than driving well" in result.output
+
+
+def test_cli_broken_reward_is_one_readable_error(tmp_path):
+    path = tmp_path / "reward.py"
+    path.write_text("def reward_function(params):\n"
+                    "    return 1.0 / (params['progress'] - params['progress'])\n")
+    result = CliRunner().invoke(app, ["reward", "lab", str(path), "--picture",
+                                      str(tmp_path / "p.png")])
+    assert result.exit_code == 2
+    assert "raised ZeroDivisionError" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "p.png").exists()

@@ -61,6 +61,7 @@ class _Pursuit(Controller):
 class _Constant(Controller):
     steer: float
     speed: float
+    pin: bool = False
 
     def act(self, car: CarState) -> tuple[float, float]:
         return self.steer, self.speed
@@ -111,7 +112,9 @@ def _raceline(track: Track, vehicle: VehicleParams) -> Controller:
 
 
 def _stop(track: Track, vehicle: VehicleParams) -> Controller:
-    return _Pursuit(PurePursuitDriver(track, vehicle.min_speed, vehicle=vehicle), pin=True)
+    # Commands speed 0 (the params say 0; the car model would still roll at its minimum
+    # speed, so the lab holds the car where it is).
+    return _Constant(0.0, 0.0, pin=True)
 
 
 def _off_track(track: Track, vehicle: VehicleParams) -> Controller:

@@ -14,7 +14,10 @@ limits:
    solved by :func:`scipy.optimize.lsq_linear`. With the number of points fixed, a second
    difference is curvature times spacing squared, so the objective prefers lines that are
    both less curved and shorter (on a circle: the inside circle); that is the usual
-   linearised minimum-curvature method, not an exact minimum-time solution.
+   linearised minimum-curvature method, not an exact minimum-time solution. A second
+   candidate adds a length term (squared first differences); the candidate whose speed
+   profile gives the shorter lap wins (the length term helps on tracks where corners are
+   not the limit).
 3. Speed: ``min(max_speed, sqrt(grip_share * grip / curvature))`` per point, then a forward
    pass (acceleration limit) and a backward pass (braking limit).
 
@@ -51,7 +54,8 @@ CAR_HALF_WIDTH = float(np.abs(WHEEL_OFFSETS[:, 1]).max()) + 0.02  # wheel centre
 SAFETY = 0.06  # metres kept free between the car's side and the border
 GRIP_SHARE = 0.8  # share of the tyres' grip the speed profile plans to use
 ACCEL_SHARE = 0.6  # share of the acceleration/braking limits it plans to use
-CACHE_VERSION = 1
+LENGTH_WEIGHTS = (0.0, 0.1)  # blends of curvature and length tried; the faster plan wins
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -118,30 +122,46 @@ def _distance_to(border: Polyline, points: np.ndarray) -> np.ndarray:
     return np.hypot(*(points - closest).T)
 
 
-def min_curvature_offsets(frame: LaneFrame, margin: float) -> np.ndarray:
-    """Lateral offsets of the minimum-curvature line that stays ``margin`` from the borders."""
-    n = len(frame.arc)
+def min_curvature_offsets(frame: LaneFrame, margin: float,
+                          length_weight: float = 0.0) -> np.ndarray:
+    """Lateral offsets of the minimum-curvature line that stays ``margin`` from the borders;
+    ``length_weight`` adds the squared first differences (a length term) to the objective."""
     lo = -frame.right + margin
     hi = frame.left - margin
     if np.any(lo > hi):
         narrow = int(np.argmax(lo - hi))
         raise TrackError(f"the road is narrower than the car plus its margin near "
                          f"{frame.arc[narrow]:.2f} m along the centre line")
-    # Second difference of p_i = c_i + t_i n_i for each point, x and y rows stacked.
+    blocks, targets = [], []
+    stencils = [((-1, 1.0), (0, -2.0), (1, 1.0))]  # second differences: curvature
+    if length_weight > 0:
+        w = np.sqrt(length_weight)
+        stencils.append(((0, -w), (1, w)))  # first differences: length
+    for stencil in stencils:
+        a, b = _difference_rows(frame, stencil)
+        blocks.append(a)
+        targets.append(b)
+    a, b = sparse.vstack(blocks).tocsr(), np.concatenate(targets)
+    result = lsq_linear(a, b, bounds=(lo, hi), lsq_solver="lsmr", tol=1e-10, max_iter=5000)
+    return np.clip(result.x, lo, hi)
+
+
+def _difference_rows(frame: LaneFrame, stencil) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Rows ``A t - b`` of one finite difference of ``p_i = c_i + t_i n_i`` (x and y rows
+    stacked), for a stencil of (index shift, weight) pairs."""
+    n = len(frame.arc)
     rows, cols, vals = [], [], []
-    for shift, weight in ((-1, 1.0), (0, -2.0), (1, 1.0)):
+    diff = np.zeros_like(frame.center)
+    for shift, weight in stencil:
         j = (np.arange(n) + shift) % n
+        diff += weight * frame.center[j]
         for axis in (0, 1):
             rows.append(np.arange(n) + axis * n)
             cols.append(j)
             vals.append(weight * frame.normal[j, axis])
     a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(2 * n, n))
-    c = frame.center
-    second = np.roll(c, 1, axis=0) - 2 * c + np.roll(c, -1, axis=0)
-    b = -np.concatenate([second[:, 0], second[:, 1]])
-    result = lsq_linear(a, b, bounds=(lo, hi), lsq_solver="lsmr", tol=1e-10, max_iter=5000)
-    return np.clip(result.x, lo, hi)
+    return a, -np.concatenate([diff[:, 0], diff[:, 1]])
 
 
 def curvature(xy: np.ndarray, stride: int = 2) -> np.ndarray:
@@ -184,9 +204,14 @@ def optimise_raceline(track: Track, vehicle: VehicleParams | None = None,
     """Compute the race line of a loop (no cache); see the module docstring for the method."""
     vehicle = vehicle or VehicleParams()
     frame = lane_frame(track)
-    xy = frame.offset(min_curvature_offsets(frame, margin))
-    speed = speed_profile(xy, vehicle)
-    return RaceLine(track.name, xy, speed, lap_time_estimate(xy, speed))
+    best = None
+    for weight in LENGTH_WEIGHTS:
+        xy = frame.offset(min_curvature_offsets(frame, margin, weight))
+        speed = speed_profile(xy, vehicle)
+        line = RaceLine(track.name, xy, speed, lap_time_estimate(xy, speed))
+        if best is None or line.lap_time < best.lap_time:
+            best = line
+    return best
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -209,7 +234,8 @@ def cache_key(track: Track, vehicle: VehicleParams) -> str:
     borders, the vehicle and the method's version (for correctness)."""
     content = hashlib.sha256(np.round(track.rows, 6).tobytes())
     content.update(json.dumps(asdict(vehicle), sort_keys=True).encode())
-    content.update(f"v{CACHE_VERSION} {SPACING} {SAFETY} {GRIP_SHARE} {ACCEL_SHARE}".encode())
+    content.update(f"v{CACHE_VERSION} {SPACING} {SAFETY} {GRIP_SHARE} {ACCEL_SHARE} "
+                   f"{LENGTH_WEIGHTS}".encode())
     return f"{waypoint_hash(track.waypoints)}-{content.hexdigest()[:12]}"
 
 
