@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from racerl.polyline import Polyline
+from racerl.raceline import RaceLine, compute_raceline
 from racerl.reward import RewardFunction
 from racerl.sim import BatchSim
 from racerl.track import Track
@@ -67,6 +68,62 @@ def drive_lap(track: Track, speed: float = 1.0, lookahead: float = 0.45,
     """Drive one evaluation lap from the start line with pure pursuit on the centre line."""
     sim = BatchSim(track, 1, reward=reward, start="line", max_steps=max_steps)  # on the line
     driver = PurePursuitDriver(track, speed=speed, lookahead=lookahead, vehicle=sim.vehicle)
+    return run_lap(sim, driver)
+
+
+class RaceLineDriver:
+    """Pure pursuit on a race line, commanding the line's planned speed.
+
+    The look-ahead grows with speed (``lookahead`` metres plus ``lookahead_time`` seconds of
+    travel), so fast straights stay calm and slow corners stay tight; the speed command is
+    the plan a short ``preview`` time ahead, because the car's speed lags its command.
+    """
+
+    def __init__(self, track: Track, raceline: RaceLine, lookahead: float = 0.3,
+                 lookahead_time: float = 0.15, preview: float = 0.2,
+                 vehicle: VehicleParams | None = None):
+        self.track = track
+        self.raceline = raceline
+        self.lookahead = float(lookahead)
+        self.lookahead_time = float(lookahead_time)
+        self.preview = float(preview)
+        self.vehicle = vehicle or VehicleParams()
+        self.line = Polyline(raceline.closed_xy, closed=True)
+        self._speed = np.append(raceline.speed, raceline.speed[0])
+
+    def act(self, car: CarState) -> tuple[np.ndarray, np.ndarray]:
+        """Steering (degrees, left positive) and speed (m/s) for every car in the batch."""
+        rear = np.stack([car.x - self.vehicle.rear_axle_offset * np.cos(car.yaw),
+                         car.y - self.vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
+        arc, _ = self.line.project(rear)
+        speed = np.maximum(car.speed, 0.0)
+        target_arc = arc + self.lookahead + self.lookahead_time * speed
+        target, _ = self.line.interpolate(target_arc)
+        dx, dy = target[:, 0] - rear[:, 0], target[:, 1] - rear[:, 1]
+        alpha = np.arctan2(dy, dx) - car.yaw
+        distance = np.maximum(np.hypot(dx, dy), 1e-6)
+        steer = np.arctan2(2.0 * self.vehicle.wheelbase * np.sin(alpha), distance)
+        steer_deg = np.clip(np.degrees(steer), -self.vehicle.max_steering_deg,
+                            self.vehicle.max_steering_deg)
+        preview = np.mod(arc + self.preview * speed, self.line.length)
+        command = np.interp(preview, self.line.cumulative, self._speed)
+        return steer_deg, command
+
+
+def drive_raceline_lap(track: Track, raceline: RaceLine | None = None,
+                       reward: RewardFunction | None = None,
+                       max_steps: int = 20_000, vehicle: VehicleParams | None = None
+                       ) -> LapResult:
+    """Drive one evaluation lap from the start line on the race line (computed or cached
+    when not given): the track's reference lap, the "physical limit" of the vehicle model."""
+    vehicle = vehicle or VehicleParams()
+    line = raceline if raceline is not None else compute_raceline(track, vehicle)
+    sim = BatchSim(track, 1, reward=reward, vehicle=vehicle, start="line", max_steps=max_steps)
+    return run_lap(sim, RaceLineDriver(track, line, vehicle=vehicle))
+
+
+def run_lap(sim: BatchSim, driver) -> LapResult:
+    """Drive car 0 of ``sim`` with ``driver.act`` until its episode ends."""
     trail, speeds, total = [(sim.car.x[0], sim.car.y[0])], [0.0], 0.0
     while True:
         result = sim.step(*driver.act(sim.car))

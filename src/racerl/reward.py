@@ -115,6 +115,8 @@ def call_reward(func: Callable, params: dict, label: str) -> float:
     """Call one reward function on one params dict and return DeepRacer's ``float()`` of it."""
     try:
         value = func(params)
+    except RewardFunctionError:
+        raise  # already a full report (a sandboxed call that was stopped)
     except Exception as exc:
         raise _error(label, params, f"raised {type(exc).__name__}: {exc}") from exc
     if value is None or isinstance(value, (str, bytes)):
