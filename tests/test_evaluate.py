@@ -230,3 +230,13 @@ def test_trial_k_is_the_same_lap_whether_driven_alone_or_in_a_batch():
                                               seed=2 + k))
         assert alone.trials[0].steps == batch.trials[k].steps
         assert alone.trials[0].off_track == batch.trials[k].off_track
+
+
+def test_the_race_line_driver_is_the_reference_to_beat():
+    settings = EvalSettings(track="loop", trials=1)
+    raceline = evaluate(ScriptedDriver("raceline"), settings).trials[0]
+    centre = evaluate(ScriptedDriver("centerline", 2.5), settings).trials[0]
+    assert raceline.completed and raceline.off_track == 0
+    assert raceline.lap_time < centre.lap_time
+    result = runner.invoke(app, ["evaluate", "--driver", "raceline", "--trials", "1"])
+    assert result.exit_code == 0 and f"{raceline.lap_time:.2f}" in result.output

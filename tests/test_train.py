@@ -285,3 +285,21 @@ def test_example_reward_by_name_and_yaml_numbers(tmp_path, monkeypatch):
     result = train("named", quick_config(reward="stay_inside_borders"), steps=8 * 64)
     copied = (result.folder.root / "reward_function.py").read_text()
     assert "Stay inside the two borders" in copied
+
+
+def test_a_sandboxed_reward_trains_exactly_like_the_same_reward_in_process(tmp_path):
+    settings = {"n_envs": 4, "batch_size": 64, "num_episodes_between_training": 4}
+    plain = train("plain", quick_config(**settings), steps=4 * 64 * 2)
+    boxed = train("boxed", quick_config(**settings, sandbox_reward=True), steps=4 * 64 * 2)
+    assert boxed.folder.config().sandbox_reward
+    assert [m["reward"] for m in boxed.folder.metrics()] == \
+        [m["reward"] for m in plain.folder.metrics()]
+    sneaky = tmp_path / "sneaky.py"
+    target = tmp_path / "written.txt"
+    sneaky.write_text("def reward_function(params):\n"
+                      f"    open({str(target)!r}, 'w').write('x')\n"
+                      "    return 1.0\n")
+    with pytest.raises(RewardFunctionError):
+        train("sneaky", quick_config(**settings, sandbox_reward=True, reward=str(sneaky)),
+              steps=4 * 64)
+    assert not target.exists()

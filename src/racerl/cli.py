@@ -288,6 +288,8 @@ def train_command(
     lighting: str | None = typer.Option(None, help="lighting preset ('random' to randomise)"),
     n_envs: int | None = typer.Option(None, help="cars driving at once"),
     seed: int | None = typer.Option(None, help="random seed"),
+    sandbox: bool = typer.Option(False, "--sandbox",
+                                 help="run the reward function in a sandboxed process"),
     trials: int = typer.Option(3, help="evaluation laps after training (0: none)"),
     force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
 ) -> None:
@@ -299,7 +301,8 @@ def train_command(
     if minutes is None and steps is None:
         raise RacerlError("give a budget: --minutes M or --steps N")
     overrides = {k: v for k, v in (("track", track), ("lighting", lighting),
-                                   ("n_envs", n_envs), ("seed", seed)) if v is not None}
+                                   ("n_envs", n_envs), ("seed", seed),
+                                   ("sandbox_reward", sandbox or None)) if v is not None}
     if resume and (clone or config or preset or overrides or reward or force):
         raise RacerlError("--resume continues a run with its own settings; it takes only "
                           "--name and a budget (--minutes or --steps)")
@@ -406,7 +409,8 @@ def _entrant(model: str | None, driver: str | None, speed: float):
 
 
 MODEL_ARG = typer.Argument(None, help="model name or folder (or use --driver)")
-DRIVER_OPT = typer.Option(None, help="a scripted driver instead of a model: centerline")
+DRIVER_OPT = typer.Option(None, help="a scripted driver instead of a model: centerline "
+                                      "(at --speed) or raceline (the track's limit)")
 SPEED_OPT = typer.Option(1.0, help="speed of the scripted centre-line driver, m/s")
 
 

@@ -34,7 +34,7 @@ from racerl.sim import BatchSim
 from racerl.simtrace import trace_row
 from racerl.vehicle import CONTROL_DT
 
-DRIVERS = ("centerline",)
+DRIVERS = ("centerline", "raceline")
 
 
 @dataclass(frozen=True)
@@ -111,24 +111,26 @@ class PolicyDriver(Driver):
 
 
 class ScriptedDriver(Driver):
-    """Pure pursuit on the centre line at a fixed speed, or on the race line (``line``
-    with a speed per point): the deterministic baselines of a leaderboard."""
+    """Pure pursuit on the centre line at a fixed speed, or on the optimal race line at its
+    speed profile (the track's physical limit): the deterministic baselines of a
+    leaderboard."""
 
-    def __init__(self, name: str = "centerline", speed: float = 1.0,
-                 line_factory: Callable | None = None):
+    def __init__(self, name: str = "centerline", speed: float = 1.0):
         if name not in DRIVERS:
             raise RacerlError(f"--driver {name!r}: scripted drivers are {', '.join(DRIVERS)}")
         self.name = name
         self.speed = float(speed)
-        self.line_factory = line_factory
         self.label = f"{name} @ {speed:g} m/s" if name == "centerline" else name
         self._pilot = None
 
     def bind(self, sim: BatchSim) -> None:
-        from racerl.drivers import PurePursuitDriver
+        from racerl.drivers import PurePursuitDriver, RaceLineDriver
 
-        if self.line_factory is not None:
-            self._pilot = self.line_factory(sim.track, sim.vehicle)
+        if self.name == "raceline":
+            from racerl.raceline import compute_raceline
+
+            line = compute_raceline(sim.track, sim.vehicle)  # cached per track
+            self._pilot = RaceLineDriver(sim.track, line, vehicle=sim.vehicle)
         else:
             self._pilot = PurePursuitDriver(sim.track, speed=self.speed, vehicle=sim.vehicle)
 

@@ -92,7 +92,7 @@ class Racers:
             raise ValueError(f"frame_stack must be at least 1, not {frame_stack}")
         self.n = n
         self.track = load_track(track, reverse=reverse)
-        if not isinstance(reward_function, RewardFunction):
+        if not hasattr(reward_function, "instance"):  # a RewardFunction or a sandbox
             reward_function = load_reward_function(reward_function or DEFAULT_EXAMPLE)
         self.actions = load_action_space(action_space)
         self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,

@@ -182,11 +182,11 @@ def read_partial_block(folder: ModelFolder, episodes: int, per_file: int) -> lis
     return [row for row in rows if int(row[0]) < episodes]
 
 
-def build_env(config: TrainConfig, reward_source: Path, normalizer: Path | None = None):
-    """The SB3 view of the batched simulator for this config (``normalizer``: saved reward
-    scaling statistics of a resumed run)."""
+def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
+    """The SB3 view of the batched simulator for this config and loaded reward function
+    (``normalizer``: saved reward scaling statistics of a resumed run)."""
     venv = RacerVectorEnv(num_envs=config.n_envs, track=config.track,
-                          reward_function=load_reward_function(reward_source),
+                          reward_function=reward,
                           action_space=config.action_space, observation=config.observation,
                           rgb=config.rgb, frame_stack=config.frame_stack,
                           lighting=config.lighting, max_steps=config.max_episode_steps,
@@ -253,14 +253,33 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
                               "use --resume to continue it, --force to replace it, "
                               "or another --name")
         reward_source = reward_file(reward if reward is not None else config.reward)
-        load_reward_function(reward_source)  # a broken reward fails before anything is written
+        if not config.sandbox_reward:  # untrusted code is only ever run in the sandbox
+            load_reward_function(reward_source)  # a broken reward fails before any write
         track = Path(config.track).expanduser()
         if track.suffix == ".npy" and track.is_file():  # keep the model folder movable
             config = config.replace(track=str(track.resolve()))
     source = model_folder(clone) if clone else None
     if source is not None and not source.checkpoint_path.is_file():
         raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
-    env = build_env(config, reward_source, folder.normalizer_path if resume else None)
+    if config.sandbox_reward:
+        from racerl.sandbox import load_sandboxed
+
+        reward_function = load_sandboxed(reward_source)
+    else:
+        reward_function = load_reward_function(reward_source)
+    try:
+        return _run(name, config, folder, reward_source, reward_function, minutes, steps,
+                    source, resume, on_iteration)
+    finally:
+        close = getattr(reward_function, "close", None)  # the sandbox's worker process
+        if close is not None:
+            close()
+
+
+def _run(name, config, folder, reward_source, reward_function, minutes, steps, source,
+         resume, on_iteration) -> TrainResult:
+    """The training run itself, once its settings and reward function are in hand."""
+    env = build_env(config, reward_function, folder.normalizer_path if resume else None)
     if resume:
         state = folder.state()
         model = load_model(config, folder.checkpoint_path, env)
