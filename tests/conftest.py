@@ -50,19 +50,13 @@ def tiny_model_home(tmp_path_factory) -> Path:
     for a few seconds, shared by the evaluation, race and export tests."""
     from racerl.config import load_config_dict
     from racerl.train import train
+    from tests.helpers import racerl_home
 
     home = tmp_path_factory.mktemp("tiny_model_home")
     config = load_config_dict({"track": "oval", "observation": "state", "network": "mlp",
                                "n_envs": 8, "rollout_steps": 64, "batch_size": 128,
                                "learning_rate": 1e-3, "seed": 0,
                                "num_episodes_between_training": 5}, "tiny")
-    old = os.environ.get("RACERL_HOME")
-    os.environ["RACERL_HOME"] = str(home)
-    try:
+    with racerl_home(home):
         train("tiny", config, steps=8 * 64 * 8)
-    finally:
-        if old is None:
-            os.environ.pop("RACERL_HOME")
-        else:
-            os.environ["RACERL_HOME"] = old
     return home

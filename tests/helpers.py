@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -84,3 +88,18 @@ def params_at(track: Track, x: float, y: float, yaw_deg: float, steering: float 
     sim.step([steering], [speed])
     assert len(recorder.calls) == 1
     return recorder.calls[0]
+
+
+@contextlib.contextmanager
+def racerl_home(path: Path) -> Iterator[Path]:
+    """Point RACERL_HOME at ``path`` for a block (module and session fixtures cannot use
+    pytest's function-scoped monkeypatch)."""
+    old = os.environ.get("RACERL_HOME")
+    os.environ["RACERL_HOME"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("RACERL_HOME")
+        else:
+            os.environ["RACERL_HOME"] = old

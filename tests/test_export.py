@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from racerl.cli import _seconds, app
+from racerl.cli import app
+from racerl.cli.common import seconds
 from racerl.edge import (
     BUNDLE_FILES,
     BundleError,
@@ -36,6 +37,7 @@ from racerl.export import PARITY_TOLERANCE, export_model
 from racerl.framesource import FrameSourceError, camera_frame, model_frames
 from racerl.garage import model_folder
 from racerl.train import load_model, load_policy, train
+from tests.helpers import racerl_home
 from tests.test_train import quick_config
 
 runner = CliRunner()
@@ -48,9 +50,7 @@ CONTINUOUS = {"action_space_type": "continuous", "action_space": {
 def models(tmp_path_factory):
     """A racerl home with three small trained and exported models."""
     home = tmp_path_factory.mktemp("export_home")
-    old = os.environ.get("RACERL_HOME")
-    os.environ["RACERL_HOME"] = str(home)
-    try:
+    with racerl_home(home):
         train("cam", quick_config(**CAMERA), steps=8 * 64 * 4)
         space = home / "continuous.json"
         space.write_text(json.dumps(CONTINUOUS))
@@ -58,11 +58,6 @@ def models(tmp_path_factory):
             train(f"cont-{algorithm}", quick_config(algorithm=algorithm, batch_size=64,
                                                      action_space=str(space)), steps=8 * 64)
         exports = {name: export_model(name) for name in ("cam", "cont-ppo", "cont-sac")}
-    finally:
-        if old is None:
-            os.environ.pop("RACERL_HOME")
-        else:
-            os.environ["RACERL_HOME"] = old
     return home, exports
 
 
@@ -302,7 +297,7 @@ def test_cli_export_then_drive_in_the_simulator(home, tmp_path):
     assert result.exit_code == 0, result.output
     torch_run = evaluate(model_entrant("cam").driver, EvalSettings(track="oval", trials=2))
     for lap in torch_run.trials:  # the same laps as torch, under the evaluation rules
-        row = (f"{lap.trial} │ {lap.status} │ {_seconds(lap.lap_time)} │ {lap.off_track} │ "
+        row = (f"{lap.trial} │ {lap.status} │ {seconds(lap.lap_time)} │ {lap.off_track} │ "
                f"{lap.penalty:.1f} │ {lap.progress:.1f}")
         assert row in " ".join(result.output.split()), (row, result.output)
     assert "p50 ms" in result.output and "p99 ms" in result.output

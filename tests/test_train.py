@@ -23,6 +23,7 @@ from racerl.errors import RewardFunctionError
 from racerl.evaluate import run_trials
 from racerl.garage import model_folder
 from racerl.train import load_policy, train
+from tests.helpers import racerl_home
 
 runner = CliRunner()
 QUICK = {"track": "oval", "observation": "state", "network": "mlp", "n_envs": 8,
@@ -66,15 +67,8 @@ def test_unknown_and_out_of_range_settings_are_named(tmp_path):
 def trained(tmp_path_factory):
     """One short real run (state observation, the oval), shared by the tests below."""
     home = tmp_path_factory.mktemp("train_home")
-    old = os.environ.get("RACERL_HOME")
-    os.environ["RACERL_HOME"] = str(home)
-    try:
+    with racerl_home(home):
         result = train("quick", quick_config(), steps=8 * 64 * 8)
-    finally:
-        if old is None:
-            os.environ.pop("RACERL_HOME")
-        else:
-            os.environ["RACERL_HOME"] = old
     return home, result
 
 

@@ -37,17 +37,24 @@ class PurePursuitDriver:
 
     def act(self, car: CarState) -> tuple[np.ndarray, np.ndarray]:
         """Steering (degrees, left positive) and speed (m/s) for every car in the batch."""
-        rear = np.stack([car.x - self.vehicle.rear_axle_offset * np.cos(car.yaw),
-                         car.y - self.vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
-        arc, _ = self.line.project(rear)
-        target, _ = self.line.interpolate(arc + self.lookahead)
-        dx, dy = target[:, 0] - rear[:, 0], target[:, 1] - rear[:, 1]
-        alpha = np.arctan2(dy, dx) - car.yaw
-        distance = np.maximum(np.hypot(dx, dy), 1e-6)
-        steer = np.arctan2(2.0 * self.vehicle.wheelbase * np.sin(alpha), distance)
-        steer_deg = np.clip(np.degrees(steer), -self.vehicle.max_steering_deg,
-                            self.vehicle.max_steering_deg)
+        steer_deg, _ = pursue(car, self.line, self.lookahead, self.vehicle)
         return steer_deg, np.full(len(car.x), self.speed)
+
+
+def pursue(car: CarState, line: Polyline, lookahead: float | np.ndarray,
+           vehicle: VehicleParams) -> tuple[np.ndarray, np.ndarray]:
+    """Pure-pursuit steering (degrees) towards the point ``lookahead`` metres along ``line``
+    from each car's rear axle, and the rear axle's arc length on the line."""
+    rear = np.stack([car.x - vehicle.rear_axle_offset * np.cos(car.yaw),
+                     car.y - vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
+    arc, _ = line.project(rear)
+    target, _ = line.interpolate(arc + lookahead)
+    dx, dy = target[:, 0] - rear[:, 0], target[:, 1] - rear[:, 1]
+    alpha = np.arctan2(dy, dx) - car.yaw
+    distance = np.maximum(np.hypot(dx, dy), 1e-6)
+    steer = np.arctan2(2.0 * vehicle.wheelbase * np.sin(alpha), distance)
+    steer_deg = np.clip(np.degrees(steer), -vehicle.max_steering_deg, vehicle.max_steering_deg)
+    return steer_deg, arc
 
 
 @dataclass(frozen=True)
@@ -93,18 +100,9 @@ class RaceLineDriver:
 
     def act(self, car: CarState) -> tuple[np.ndarray, np.ndarray]:
         """Steering (degrees, left positive) and speed (m/s) for every car in the batch."""
-        rear = np.stack([car.x - self.vehicle.rear_axle_offset * np.cos(car.yaw),
-                         car.y - self.vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
-        arc, _ = self.line.project(rear)
         speed = np.maximum(car.speed, 0.0)
-        target_arc = arc + self.lookahead + self.lookahead_time * speed
-        target, _ = self.line.interpolate(target_arc)
-        dx, dy = target[:, 0] - rear[:, 0], target[:, 1] - rear[:, 1]
-        alpha = np.arctan2(dy, dx) - car.yaw
-        distance = np.maximum(np.hypot(dx, dy), 1e-6)
-        steer = np.arctan2(2.0 * self.vehicle.wheelbase * np.sin(alpha), distance)
-        steer_deg = np.clip(np.degrees(steer), -self.vehicle.max_steering_deg,
-                            self.vehicle.max_steering_deg)
+        steer_deg, arc = pursue(car, self.line, self.lookahead + self.lookahead_time * speed,
+                                self.vehicle)
         preview = np.mod(arc + self.preview * speed, self.line.length)
         command = np.interp(preview, self.line.cumulative, self._speed)
         return steer_deg, command

@@ -1,0 +1,18 @@
+"""The ``racerl`` command line: a thin typer shell over the library, one module per group
+of commands.
+
+Every user mistake (a bad track, action space or reward function) arrives here as a
+:class:`~racerl.errors.RacerlError` and is printed as one line, with exit code 2.
+"""
+
+# isort: skip_file
+# Importing the command modules registers their commands, in the order `racerl --help`
+# lists them: the order of the work (tracks, reward, train, evaluate, race, export).
+from racerl.cli.common import app
+from racerl.cli import tracks, rewards, training, evaluation, races, car  # noqa: F401
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()

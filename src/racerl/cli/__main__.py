@@ -1,0 +1,5 @@
+"""``python -m racerl.cli``."""
+
+from racerl.cli import app
+
+app()

@@ -1,0 +1,138 @@
+"""`racerl evaluate`, `racerl robustness` and `racerl plot`: how good the car is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from racerl.catalog import load_track
+from racerl.cli.common import (
+    DRIVER_OPT,
+    MODEL_ARG,
+    SPEED_OPT,
+    app,
+    console,
+    pick_entrant,
+    print_evaluation,
+    seconds,
+    user_errors,
+)
+from racerl.errors import RacerlError
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_command(
+    model: str | None = MODEL_ARG,
+    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
+    trials: int = typer.Option(3, help="laps, each from the start line"),
+    lighting: str = typer.Option("studio", help="lighting preset"),
+    seed: int = typer.Option(0, help="seed of the lighting draw"),
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+    off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track"),
+    video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
+) -> None:
+    """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
+    from racerl.evalrecord import save_evaluation
+    from racerl.evaluate import EvalSettings, EvaluationRules, evaluate
+
+    if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
+        raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
+    if off_track_penalty < 0:
+        raise RacerlError(f"--off-track-penalty {off_track_penalty}: use 0 or more seconds")
+    who = pick_entrant(model, driver, speed)
+    settings = EvalSettings(track=track or who.track, trials=trials, lighting=lighting,
+                            seed=seed, rules=EvaluationRules(off_track_penalty=off_track_penalty))
+    run = evaluate(who.driver, settings, keep_frames=video is not None)
+    folder = save_evaluation(who.folder, run, who.identity)
+    print_evaluation(run, folder)
+    if video is not None:
+        from racerl.video import write_video
+
+        write_video(run, load_track(settings.track), video)
+        console.print(f"saved {video}")
+
+
+@app.command()
+@user_errors
+def robustness(
+    model: str | None = MODEL_ARG,
+    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
+    trials: int = typer.Option(3, help="laps per lighting preset"),
+    seed: int = typer.Option(0, help="seed of the lighting draws"),
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+    out: Path | None = typer.Option(None, help="PNG of what the car saw under each preset"),
+) -> None:
+    """Evaluate under every lighting preset: does the model survive sun, shadow and dusk?"""
+    from racerl.atomic import atomic_write_json
+    from racerl.evaluate import EvalSettings
+    from racerl.render import save_png
+    from racerl.robustness import robustness as run_robustness
+    from racerl.robustness import robustness_grid
+
+    who = pick_entrant(model, driver, speed)
+    settings = EvalSettings(track=track or who.track, trials=trials, seed=seed)
+    results = run_robustness(who.driver, settings)
+    table = Table(title=f"Robustness of {who.driver.label} on {settings.track} "
+                        f"({trials} trials per lighting preset, seed {seed})")
+    for col in ("lighting", "laps", "completion %", "best lap s", "mean lap s", "off track",
+                "penalty s"):
+        table.add_column(col, justify="left" if col == "lighting" else "right")
+    for r in results:
+        s = r.summary
+        table.add_row(r.preset, f"{s.laps}/{s.trials}", f"{s.completion:.1f}",
+                      seconds(s.best_lap), seconds(s.mean_lap), str(s.off_track),
+                      f"{s.penalty:.1f}")
+    console.print(table)
+    target = out or who.folder / "robustness.png"
+    save_png(robustness_grid(results, f"{who.driver.label} on {settings.track}: "
+                                      "what the camera saw 3 s into trial 1"), target)
+    atomic_write_json(target.with_suffix(".json"), {
+        **who.identity, "settings": settings.describe(),
+        "presets": [r.to_json() for r in results]})
+    console.print(f"saved {target} and {target.with_suffix('.json')}")
+
+
+@app.command()
+@user_errors
+def plot(
+    name: str = typer.Argument(..., help="model name"),
+    out: Path | None = typer.Option(None, help="PNG to write (default: in the model folder)"),
+    evaluation: bool = typer.Option(False, "--evaluation",
+                                    help="the latest evaluation's driven line instead"),
+) -> None:
+    """Save the training chart, or with --evaluation maps of the latest evaluation."""
+    from racerl.garage import model_folder
+    from racerl.viz import training_chart
+
+    folder = model_folder(name)
+    if evaluation:
+        _plot_evaluation(folder.root, out)
+        return
+    folder.config()  # a clear error when there is no such model
+    metrics = folder.metrics()
+    if not metrics:
+        raise RacerlError(f"{folder.root}: no training episodes recorded yet")
+    target = out or folder.root / "training_chart.png"
+    training_chart(metrics, name, target)
+    console.print(f"saved {target}")
+
+
+def _plot_evaluation(root: Path, out: Path | None) -> None:
+    from racerl.evalrecord import latest_evaluation, load_summary, read_trace
+    from racerl.viz import evaluation_chart
+
+    found = latest_evaluation(root)
+    about = load_summary(found)
+    settings = about["settings"]
+    s = about["summary"]
+    title = (f"{about['driver']} on {settings['track']} ({settings['lighting']} light): "
+             f"{s['laps']}/{s['trials']} laps, best {seconds(s['best_lap'])} s, "
+             f"{s['off_track']} off track — evaluation {about['id']}")
+    target = out or root / "evaluation_chart.png"
+    evaluation_chart(read_trace(found), load_track(settings["track"]), title, target)
+    console.print(f"saved {target}")

@@ -1,0 +1,104 @@
+"""`racerl race ...`: time-trial races and their leaderboards."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from racerl.catalog import DEFAULT_TRACK
+from racerl.cli.common import (
+    DRIVER_OPT,
+    MODEL_ARG,
+    SPEED_OPT,
+    app,
+    console,
+    pick_entrant,
+    print_evaluation,
+    seconds,
+    user_errors,
+)
+
+race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
+app.add_typer(race_app, name="race")
+
+
+@race_app.command("create")
+@user_errors
+def race_create(
+    name: str = typer.Argument(..., help="race name"),
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
+    race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial"),
+    laps: int = typer.Option(3, help="laps per submission, driven in one go"),
+    lighting: str = typer.Option("studio", help="lighting preset every entrant races in"),
+    off_track_penalty: float = typer.Option(1.0, help="seconds frozen after leaving the track"),
+    seed: int = typer.Option(0, help="seed of the race's lighting draw"),
+) -> None:
+    """Create a race: its settings are fixed so that every submission compares."""
+    from racerl.race import create_race, database_path
+
+    race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed)
+    console.print(f"race {race.name}: {race.type}, {race.laps} laps on {race.track}, "
+                  f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s "
+                  f"(in {database_path()})", highlight=False)
+
+
+@race_app.command("submit")
+@user_errors
+def race_submit(
+    name: str = typer.Argument(..., help="race name"),
+    model: str | None = MODEL_ARG,
+    driver: str | None = DRIVER_OPT,
+    speed: float = SPEED_OPT,
+) -> None:
+    """Race a model (or a scripted driver) and put it on the leaderboard."""
+    from racerl.race import submit
+
+    who = pick_entrant(model, driver, speed)
+    run, standing = submit(name, who)
+    print_evaluation(run)
+    console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
+
+
+@race_app.command("leaderboard")
+@user_errors
+def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
+    """Each entrant's best submission: total time (penalties included), then best lap."""
+    from racerl.race import get_race, leaderboard
+
+    race = get_race(name)
+    table = Table(title=f"{race.name}: {race.type}, {race.laps} laps on {race.track}, "
+                        f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s")
+    for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
+                "lap times s", "model", "tries"):
+        table.add_column(col, no_wrap=True,
+                         justify="left" if col in ("entrant", "lap times s", "model") else "right")
+    for st in leaderboard(name):
+        table.add_row(str(st.rank), st.entrant, seconds(st.total_time), seconds(st.best_lap),
+                      f"{st.laps_completed}/{race.laps}", str(st.off_track),
+                      f"{st.penalty:.1f}", "/".join(f"{t:.2f}" for t in st.lap_times),
+                      _short_hash(st.model_hash), str(st.submissions))
+    console.print(table)
+
+
+@race_app.command("list")
+@user_errors
+def race_list() -> None:
+    """Every race and its settings."""
+    from racerl.race import list_races
+
+    table = Table(title="Races")
+    for col in ("name", "type", "track", "laps", "lighting", "off-track penalty s", "seed"):
+        table.add_column(col)
+    for r in list_races():
+        table.add_row(r.name, r.type, r.track, str(r.laps), r.lighting,
+                      f"{r.off_track_penalty:g}", str(r.seed))
+    console.print(table)
+
+
+def _short_hash(digest: str) -> str:
+    return "scripted" if digest.startswith("scripted:") else digest[:8]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -1,0 +1,121 @@
+"""`racerl reward check|lab` and `racerl raceline`: what a reward pays for, and the limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from racerl.catalog import DEFAULT_TRACK, load_track
+from racerl.cli.common import (
+    app,
+    console,
+    user_errors,
+)
+
+reward_app = typer.Typer(help="Check a reward function and see what it pays for.",
+                         no_args_is_help=True)
+app.add_typer(reward_app, name="reward")
+
+
+@reward_app.command("check")
+@user_errors
+def reward_check(
+    reward: str = typer.Argument(..., help="reward function .py file (or an example's name)"),
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy file to drive"),
+    sandbox: bool = typer.Option(False, help="run the function in the sandbox (a separate "
+                                 "process with time and memory limits, no network or writes)"),
+) -> None:
+    """Load the function and call it on real drives: errors, suspicious values, speed."""
+    from racerl.rewardcheck import check_reward
+
+    report = check_reward(reward, load_track(track), sandbox=sandbox)
+    for finding in report.findings:
+        colour = "red" if finding.level == "error" else "yellow"
+        console.print(f"[bold {colour}]{finding.level}:[/] {finding.message}", highlight=False,
+                      soft_wrap=True)
+    if report.seconds_per_call is not None:
+        where = "in the sandbox" if sandbox else "in-process"
+        console.print(f"{report.calls} calls on {track}, "
+                      f"{report.seconds_per_call * 1e6:.1f} µs per call {where}",
+                      highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print("[green]ok[/]" + (" (with warnings)" if report.findings else ""))
+
+
+@reward_app.command("lab")
+@user_errors
+def reward_lab(
+    reward: str = typer.Argument(..., help="reward function .py file (or an example's name)"),
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy file to drive"),
+    json_out: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+    picture: Path | None = typer.Option(None, help="PNG of the best-paid behaviour's reward "
+                                        "along the track (default: reward_lab_<track>.png)"),
+    sandbox: bool = typer.Option(False, help="run the function in the sandbox"),
+) -> None:
+    """Drive good and bad behaviours with the reward and warn when bad driving pays more."""
+    import json
+
+    from racerl.render import save_png
+    from racerl.reward import load_reward_function
+    from racerl.rewardlab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
+
+    the_track = load_track(track)
+    if sandbox:
+        from racerl.sandbox import load_sandboxed
+
+        with load_sandboxed(reward) as sandboxed:
+            report = run_lab(the_track, sandboxed)
+    else:
+        report = run_lab(the_track, load_reward_function(reward))
+    target = picture or Path(f"reward_lab_{the_track.name}.png")
+    save_png(lab_picture(the_track, report), target)
+    if json_out:
+        data = report.as_dict() | {"picture": str(target)}
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"Reward lab: {Path(reward).name} on {the_track.name} "
+                        "(one episode per behaviour from the start line)")
+    for col in TABLE_COLUMNS:
+        table.add_column(col, justify="left" if col in ("behaviour", "status") else "right")
+    for row in table_rows(report):
+        table.add_row(*row)
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if not report.warnings:
+        console.print("[green]no unwanted behaviour earns more than driving well[/]")
+    console.print(f"saved {target}")
+
+
+@app.command()
+@user_errors
+def raceline(
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy file"),
+    out: Path = typer.Option(Path("."), help="folder for <track>_raceline.csv/.npy/.png"),
+    drive: bool = typer.Option(True, help="also drive it in the simulator and report the lap"),
+) -> None:
+    """Compute the minimum-curvature race line and its speed profile; save CSV, .npy, PNG."""
+    from racerl.drivers import drive_raceline_lap
+    from racerl.raceline import compute_raceline, raceline_picture, save_csv, save_npy
+    from racerl.render import save_png
+
+    the_track = load_track(track)
+    line = compute_raceline(the_track)
+    stem = out / f"{the_track.name}_raceline"
+    save_csv(line, stem.with_suffix(".csv"))
+    save_npy(line, stem.with_suffix(".npy"))
+    save_png(raceline_picture(the_track, line), stem.with_suffix(".png"))
+    console.print(f"{the_track.name}: race line {line.length:.2f} m "
+                  f"(centre line {the_track.length:.2f} m), {len(line.xy)} points, "
+                  f"speeds {line.speed.min():.2f}-{line.speed.max():.2f} m/s, "
+                  f"planned lap {line.lap_time:.2f} s", highlight=False)
+    if drive:
+        lap = drive_raceline_lap(the_track, line)
+        result = (f"{lap.lap_time:.2f} s" if lap.lap_time
+                  else f"{lap.status} at {lap.progress:.1f} %")
+        console.print(f"driven in the simulator (pure pursuit on the line): {result}",
+                      highlight=False)
+    console.print(f"saved {stem}.csv, .npy, .png")

@@ -1,0 +1,134 @@
+"""`racerl tracks` and `racerl view`: the tracks and pictures of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from racerl.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
+from racerl.cli.common import (
+    app,
+    console,
+    err_console,
+    user_errors,
+)
+from racerl.errors import RacerlError
+
+tracks_app = typer.Typer(help="List, add and create tracks.", invoke_without_command=True)
+app.add_typer(tracks_app, name="tracks")
+
+
+@tracks_app.callback()
+@user_errors
+def tracks_list(ctx: typer.Context) -> None:
+    """Show every track found: built-in, DeepRacer's (when added) and your own."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows, broken = track_index()
+    table = Table(title="Tracks (racerl home, RACERL_TRACK_PATH, built-in)")
+    for col, justify in (("name", "left"), ("source", "left"), ("length m", "right"),
+                         ("width m", "right"), ("direction", "left"), ("waypoints", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for info in rows:
+        name = f"{info.name} (default)" if info.name == DEFAULT_TRACK else info.name
+        table.add_row(name, info.source, f"{info.length:.2f}", f"{info.width:.3f}",
+                      info.direction, str(info.rows))
+    console.print(table)
+    for path, why in broken:
+        err_console.print(f"[yellow]skipped[/] {path}: {why}", highlight=False)
+
+
+@tracks_app.command("add")
+@user_errors
+def tracks_add(sources: list[Path] = typer.Argument(..., help=".npy files or folders")) -> None:
+    """Copy track files (e.g. DeepRacer's route folder) into the racerl home."""
+    written = add_tracks(sources)
+    console.print(f"added {len(written)} track(s) to {written[0].parent}" if written
+                  else "nothing added")
+
+
+@tracks_app.command("create")
+@user_errors
+def tracks_create(
+    name: str = typer.Argument(..., help="name of the new track"),
+    seed: int | None = typer.Option(None, help="random but valid shape from this seed"),
+    points: str | None = typer.Option(None, help="control points 'x,y x,y ...' in metres"),
+    width: float = typer.Option(0.76, help="track width, metres"),
+    length: float | None = typer.Option(None, help="scale the centre line to this length"),
+    spacing: float = typer.Option(0.2, help="distance between waypoints, metres"),
+    clockwise: bool = typer.Option(False, help="drive the loop clockwise"),
+    out: Path | None = typer.Option(None, help="file to write (default: the racerl home)"),
+    picture: Path | None = typer.Option(None, help="also save a top-down PNG"),
+) -> None:
+    """Generate a closed, smooth track in DeepRacer's file layout."""
+    from racerl.home import user_tracks_dir
+    from racerl.track import Track
+    from racerl.trackgen import generate_track, write_track
+
+    if (seed is None) == (points is None):
+        raise RacerlError("give exactly one of --seed N or --points 'x,y x,y ...'")
+    control = parse_control_points(points) if points is not None else None
+    rows = generate_track(control_points=control, seed=seed, length=length, width=width,
+                          spacing=spacing, clockwise=clockwise)
+    target = out or user_tracks_dir() / f"{name}.npy"
+    write_track(rows, target)
+    track = Track(rows, name=name)
+    console.print(f"wrote {target}: {track.length:.2f} m, {len(rows)} waypoints, "
+                  f"width {track.summary_width():.3f} m")
+    if picture:
+        _save_view(track, picture)
+
+
+@app.command()
+@user_errors
+def view(
+    track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
+    out: Path = typer.Option(Path("view.png"), help="PNG to write"),
+    reverse: bool = typer.Option(False, help="drive the track the other way"),
+    camera: bool = typer.Option(False, "--camera", help="add the car's camera view"),
+    lighting: str = typer.Option("studio", help="lighting preset for --camera"),
+    lighting_grid: bool = typer.Option(False, "--lighting-grid",
+                                       help="the camera view under every lighting preset"),
+    at: float = typer.Option(0.1, help="where the car stands, as a fraction of the lap"),
+    seed: int = typer.Option(0, help="seed of the lighting draw"),
+) -> None:
+    """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
+    from racerl.lighting import PRESETS
+
+    course = load_track(track, reverse=reverse)
+    if lighting not in PRESETS:
+        raise RacerlError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
+    if camera or lighting_grid:
+        from racerl.render import save_png
+        from racerl.views import camera_view_image, lighting_grid_image
+
+        image = (lighting_grid_image(course, at=at, seed=seed) if lighting_grid
+                 else camera_view_image(course, at=at, preset=lighting, seed=seed))
+        save_png(image, out)
+        console.print(f"saved {out}")
+        return
+    _save_view(course, out)
+
+
+def parse_control_points(text: str) -> np.ndarray:
+    """'x,y x,y ...' (metres) to an (N, 2) array, or a RacerlError saying what is wrong."""
+    try:
+        points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
+    except ValueError:
+        raise RacerlError(f"--points {text!r}: expected 'x,y x,y ...' in metres") from None
+    if any(len(p) != 2 for p in points):
+        raise RacerlError(f"--points {text!r}: every point needs exactly two numbers, x,y")
+    return np.array(points, dtype=np.float64)
+
+
+def _save_view(track, out: Path) -> None:
+    from racerl.render import TopDownRenderer, save_png
+
+    xy, yaw = track.pose_at(0.0)
+    caption = (f"{track.name}: {track.length:.2f} m, width {track.summary_width():.2f} m, "
+               f"{'ccw' if track.is_ccw else 'cw'}")
+    save_png(TopDownRenderer(track).draw(np.array([[xy[0], xy[1], yaw]]), caption=caption), out)
+    console.print(f"saved {out}")

@@ -1,0 +1,120 @@
+"""`racerl train`: the training run with its live view, then the evaluation laps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from racerl.catalog import DEFAULT_TRACK
+from racerl.cli.common import (
+    app,
+    console,
+    print_evaluation,
+    user_errors,
+)
+from racerl.errors import RacerlError
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    name: str = typer.Option(..., help="model name (a folder under $RACERL_HOME/models)"),
+    track: str | None = typer.Option(None, help=f"track name or .npy (default {DEFAULT_TRACK})"),
+    reward: str | None = typer.Option(None, help="reward function file or example name"),
+    config: Path | None = typer.Option(None, help="YAML file of TrainConfig settings"),
+    minutes: float | None = typer.Option(None, help="train for this many minutes"),
+    steps: int | None = typer.Option(None, help="train for this many env steps"),
+    clone: str | None = typer.Option(None, help="start from this model's trained weights"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
+    preset: str | None = typer.Option(None, help="'deepracer': the console's PPO defaults"),
+    lighting: str | None = typer.Option(None, help="lighting preset ('random' to randomise)"),
+    n_envs: int | None = typer.Option(None, help="cars driving at once"),
+    seed: int | None = typer.Option(None, help="random seed"),
+    sandbox: bool = typer.Option(False, "--sandbox",
+                                 help="run the reward function in a sandboxed process"),
+    trials: int = typer.Option(3, help="evaluation laps after training (0: none)"),
+    force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
+) -> None:
+    """Train a model with PPO or SAC, then drive evaluation laps."""
+    from racerl.config import TrainConfig, console_defaults, load_config, load_config_dict
+    from racerl.garage import model_folder
+    from racerl.train import train
+
+    if minutes is None and steps is None:
+        raise RacerlError("give a budget: --minutes M or --steps N")
+    overrides = {k: v for k, v in (("track", track), ("lighting", lighting),
+                                   ("n_envs", n_envs), ("seed", seed),
+                                   ("sandbox_reward", sandbox or None)) if v is not None}
+    if resume and (clone or config or preset or overrides or reward or force):
+        raise RacerlError("--resume continues a run with its own settings; it takes only "
+                          "--name and a budget (--minutes or --steps)")
+    cfg = None
+    if not resume:
+        base = model_folder(clone).config() if clone else TrainConfig()
+        settings = {**vars(base)}
+        if preset == "deepracer":
+            settings.update(console_defaults())
+        elif preset is not None:
+            raise RacerlError(f"--preset {preset!r}: the only preset is 'deepracer'")
+        if config is not None:
+            settings.update({k: v for k, v in vars(load_config(config)).items()
+                             if k in _explicit_keys(config)})
+        settings.update(overrides)
+        if reward is not None:
+            settings["reward"] = reward
+        cfg = load_config_dict(settings, "settings")
+        if clone and reward is None:
+            reward = str(model_folder(clone).reward_path)
+    live = _LiveView(minutes)
+    with live:
+        result = train(name, cfg, minutes=minutes, steps=steps, clone=clone, resume=resume,
+                       reward=reward, force=force, on_iteration=live.update)
+    console.print(f"training stopped: {result.stop_reason}; model saved in {result.folder.root}")
+    if trials > 0:
+        _print_trials(name, trials)
+
+
+def _explicit_keys(path: Path) -> set[str]:
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return set(data)
+
+
+class _LiveView:
+    """A live rich table while training in a terminal; one line per update otherwise."""
+
+    def __init__(self, minutes: float | None):
+        self.minutes = minutes
+        self.live = None
+
+    def __enter__(self):
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=console, refresh_per_second=2)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, progress) -> None:
+        from racerl.train import progress_table, summary_line
+
+        if self.live is not None:
+            self.live.update(progress_table(progress, self.minutes))
+        else:
+            console.print(summary_line(progress), highlight=False)
+
+
+def _print_trials(name: str, trials: int) -> None:
+    from racerl.evalrecord import save_evaluation
+    from racerl.evaluate import EvalSettings, evaluate, model_entrant
+
+    who = model_entrant(name)
+    run = evaluate(who.driver, EvalSettings(track=who.track, trials=trials))
+    folder = save_evaluation(who.folder, run, who.identity)
+    print_evaluation(run, folder)
