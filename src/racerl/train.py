@@ -310,6 +310,9 @@ def _run(name, config, folder, reward_source, reward_function, minutes, steps, s
     except RewardFunctionError:
         raise  # the last checkpoint stays as it was: nothing trained on a broken reward
     recorder.save()
+    logger = getattr(model, "_logger", None)  # SB3's TensorBoard writer: flush and close it
+    if logger is not None:  # now, so that no writer thread outlives an interrupted run
+        logger.close()
     env.close()
     return TrainResult(folder, progress, stop_reason)
 
