@@ -10,9 +10,12 @@ errors all end the run with the last checkpoint on disk; ``--resume`` continues 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +42,8 @@ from racerl.sb3 import to_sb3
 from racerl.simtrace import trace_row, training_trace_path, write_simtrace
 from racerl.vector import RacerVectorEnv
 from racerl.vehicle import CONTROL_DT
+
+INTERRUPTED = "interrupted (Ctrl-C)"
 
 
 @dataclass
@@ -111,6 +116,8 @@ class Recorder(BaseCallback):
             if self.on_iteration is not None:
                 self.on_iteration(self.progress)
             self.progress.recent = self.progress.recent[-self.config.n_envs:]
+        if self.stop_reason == INTERRUPTED:  # set by ctrl_c_stops
+            return False
         if self.deadline is not None and time.time() >= self.deadline:
             self.stop_reason = "time budget reached"
         if self.max_steps is not None and self.num_timesteps >= self.max_steps:
@@ -302,11 +309,12 @@ def _run(name, config, folder, reward_source, reward_function, minutes, steps, s
     recorder.model = model  # so that a Ctrl-C before the first step can still save
     stop_reason = "finished"
     try:
-        model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
-                    reset_num_timesteps=not resume, tb_log_name="train")
+        with ctrl_c_stops(recorder):
+            model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
+                        reset_num_timesteps=not resume, tb_log_name="train")
         stop_reason = recorder.stop_reason or "finished"
-    except KeyboardInterrupt:
-        stop_reason = "interrupted (Ctrl-C)"
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
+        stop_reason = INTERRUPTED
     except RewardFunctionError:
         raise  # the last checkpoint stays as it was: nothing trained on a broken reward
     recorder.save()
@@ -315,6 +323,31 @@ def _run(name, config, folder, reward_source, reward_function, minutes, steps, s
         logger.close()
     env.close()
     return TrainResult(folder, progress, stop_reason)
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(recorder: Recorder):
+    """While training, the first Ctrl-C asks the run to stop at the next step (it then
+    saves and returns normally); a second one interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point could leave a library's lock held (a
+    TensorBoard writer, a thread pool) and hang the save; a flag checked between steps
+    cannot. Only the main thread may install signal handlers, so elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_ctrl_c(signum, frame):
+        recorder.stop_reason = INTERRUPTED
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
