@@ -70,20 +70,25 @@ def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> P
     panels = [(axes[0], speed, "plasma", "commanded speed (m/s)")]
     if discrete:
         index = np.array([int(a) for a in actions])
-        panels.append((axes[1], index, "tab10" if index.max() < 10 else "tab20",
-                       "action index"))
+        panels.append((axes[1], index, "actions", "action index"))
     else:
         steer = np.array([r["steer"] for r in driving])
         panels.append((axes[1], steer, "coolwarm", "steering angle (deg, left +)"))
     for ax, values, cmap, label in panels:
         _draw_track(ax, track)
         limits = {"vmin": -30, "vmax": 30} if cmap == "coolwarm" else {}
+        ticks = None
+        if cmap == "actions":  # one colour per action id, whichever ids were used
+            count = int(values.max()) + 1
+            cmap = plt.get_cmap("tab10" if count <= 10 else "tab20", count)
+            limits = {"vmin": -0.5, "vmax": count - 0.5}
+            ticks = range(count)
         points = ax.scatter(x, y, c=values, cmap=cmap, s=9, zorder=3, **limits)
         if failed.any():
             ax.scatter(x[failed], y[failed], marker="x", color="red", s=70, linewidths=2,
                        zorder=4, label=f"off track / reversed ({int(failed.sum())})")
             ax.legend(loc="upper right", fontsize=8)
-        fig.colorbar(points, ax=ax, shrink=0.8, label=label)
+        fig.colorbar(points, ax=ax, shrink=0.8, label=label, ticks=ticks)
         ax.set_title(f"coloured by {label}")
     fig.suptitle(title)
     fig.tight_layout()
