@@ -199,11 +199,11 @@ class EvaluationRun:
             completion=float(np.mean([t.progress for t in self.trials])))
 
 
-def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False,
-             camera: bool = False) -> EvaluationRun:
-    """Drive the evaluation; ``keep_frames`` keeps the camera frames (for a video),
-    ``camera`` renders them even for a driver that does not need them."""
-    see_camera = driver.observation == "camera" or keep_frames or camera
+def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
+             ) -> EvaluationRun:
+    """Drive the evaluation; ``keep_frames`` keeps the camera frames (for a video), which
+    renders them even for a driver that does not need them."""
+    see_camera = driver.observation == "camera" or keep_frames
     observation = "camera" if see_camera else "state"
     cars = 1 if settings.continuous else settings.trials
     rules = settings.rules
@@ -222,7 +222,6 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False,
     rows: list[list[list]] = [[] for _ in range(cars)]
     done = np.zeros(cars, dtype=bool)
     marks = [_Marks() for _ in range(cars)]
-    lap_of = np.zeros(cars, dtype=np.int64)  # laps finished before this step (races)
     while not done.all():
         policy_obs = obs if driver.observation == observation else state_observation(sim)
         steering, speed, labels = driver.act(policy_obs, sim)
@@ -231,7 +230,9 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False,
         for i in np.flatnonzero(~done):
             status = step.status[i]
             finished = bool(step.terminated[i] or step.truncated[i])
-            episode = int(lap_of[i]) if settings.continuous else i
+            # The trace's episode: trials (or, in a race, laps) finished before this step.
+            episode = (int(sim.laps_done[i]) - (status == "lap_complete")
+                       if settings.continuous else int(i))
             rows[i].append(trace_row(episode, step.params[i], labels[i],
                                      float(step.rewards[i]), finished, status,
                                      float(step.pause_duration[i])))
@@ -244,7 +245,6 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False,
                 run.frames[i].append(_frame(obs, i))
             number = len(run.trials) + 1 if settings.continuous else int(i) + 1
             if status == "lap_complete":
-                lap_of[i] += 1
                 run.trials.append(marks[i].close(number, sim, i, status, 100.0,
                                                  float(step.lap_time[i])))
             elif finished:
@@ -261,7 +261,7 @@ class _Marks:
     """Counters at the start of the current lap, so a race reports each lap's own."""
 
     def __init__(self):
-        self.steps, self.time = 0, 0.0
+        self.steps = 0
         self.counts = {"off_track": 0, "reversed": 0, "immobilized": 0}
         self.penalty = 0.0
 
@@ -269,11 +269,11 @@ class _Marks:
               lap_time: float | None) -> TrialResult:
         counts = {k: int(sim.failures[k][i]) for k in self.counts}
         steps, penalty = int(sim.steps[i]), float(sim.penalty_time[i])
-        now = steps * CONTROL_DT
         result = TrialResult(number, status, progress, steps - self.steps, lap_time,
-                             now - self.time, penalty=penalty - self.penalty,
+                             (steps - self.steps) * CONTROL_DT,
+                             penalty=penalty - self.penalty,
                              **{k: counts[k] - self.counts[k] for k in counts})
-        self.steps, self.time, self.counts, self.penalty = steps, now, counts, penalty
+        self.steps, self.counts, self.penalty = steps, counts, penalty
         return result
 
 
@@ -282,7 +282,8 @@ def _pose(sim: BatchSim, i: int) -> tuple[float, float, float]:
 
 
 def _frame(obs: np.ndarray, i: int) -> np.ndarray:
-    return obs[i, :, :, -1] if obs.ndim == 4 else np.zeros((1, 1), dtype=np.uint8)
+    """Car ``i``'s newest camera frame (the last channel of a frame stack)."""
+    return obs[i, :, :, -1]
 
 
 @dataclass

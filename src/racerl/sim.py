@@ -218,13 +218,10 @@ class BatchSim:
 
     def _penalised(self, status: list[str], active: np.ndarray) -> np.ndarray:
         """Cars whose failure this step is forgiven for a reset and a penalty (rules only)."""
-        reset = np.zeros(self.n, dtype=bool)
         if self.rules is None:
-            return reset
-        for i in np.flatnonzero(active):
-            if status[i] in PENALISED and self.resets_used[i] < self.rules.resets:
-                reset[i] = True
-        return reset
+            return np.zeros(self.n, dtype=bool)
+        failed = np.isin(np.array(status, dtype=object), PENALISED)
+        return active & failed & (self.resets_used < self.rules.resets)
 
     def _reset_to_lane(self, cars: np.ndarray, status: list[str], before: np.ndarray) -> None:
         """Put failed cars back at their previous step's progress and start their penalty."""
