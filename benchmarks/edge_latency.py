@@ -6,12 +6,12 @@ What is measured
     DeepRacer's ``shallow`` 3-layer and ``standard`` 5-layer CNNs; ``mlp`` on the 17-value
     state), in three runtimes:
 
-    * torch: the exported graph (:class:`racerl.export.PolicyGraph`, the same SB3 modules)
+    * torch: the exported graph (:class:`racerl.edge.export.PolicyGraph`, the same SB3 modules)
       called under ``torch.inference_mode`` with ``torch.set_num_threads(1)``;
     * onnxruntime: the exported ``model.onnx``, ``intra_op_num_threads=1``;
     * OpenVINO: the exported IR, ``INFERENCE_NUM_THREADS=1``, FP32.
 
-    The last two go through :class:`racerl.edge.EdgePolicy`, exactly what ``racerl drive``
+    The last two go through :class:`racerl.edge.runtime.EdgePolicy`, exactly what ``racerl drive``
     runs, and include its input check. p50 and p99 over ``--frames`` timed calls after
     ``--warmup`` untimed ones. The export's own parity check (max |runtime - torch| on
     seeded random frames) is reported beside the times.
@@ -19,7 +19,7 @@ What is measured
 How
     Each network is built by racerl's own training code (one short PPO update on the oval, so
     the weights are as good as random: latency does not depend on them) in a temporary racerl
-    home, exported with :func:`racerl.export.export_model`, and fed real camera frames of the
+    home, exported with :func:`racerl.edge.export.export_model`, and fed real camera frames of the
     oval. The machine is often shared: rerun, or use ``--repeat``, when figures look noisy.
 
 Target
@@ -50,7 +50,7 @@ BUDGET_MS = 1000.0 / 15
 
 
 def _frames(observation: str, count: int = 64) -> np.ndarray:
-    from racerl.env import make_env
+    from racerl.envs.single import make_env
 
     env = make_env(track="oval", observation=observation)
     obs, _ = env.reset(seed=0)
@@ -79,11 +79,11 @@ def _time(call: Callable[[np.ndarray], object], frames: np.ndarray, count: int,
 def measure_network(network: str, frames_count: int, warmup: int) -> dict:
     import torch
 
-    from racerl.config import load_config_dict
-    from racerl.edge import EdgePolicy, load_bundle
-    from racerl.export import PolicyGraph, export_model
-    from racerl.garage import model_folder
-    from racerl.train import load_model, train
+    from racerl.edge.export import PolicyGraph, export_model
+    from racerl.edge.runtime import EdgePolicy, load_bundle
+    from racerl.model.config import load_config_dict
+    from racerl.model.folder import model_folder
+    from racerl.train.trainer import load_model, train
 
     observation = "state" if network == "mlp" else "camera"
     config = load_config_dict({"network": network, "observation": observation,

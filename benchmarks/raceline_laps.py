@@ -3,9 +3,9 @@
 This is a benchmark, not a test: it prints a markdown table and never fails a build.
 
 What is measured
-    For each track: the race line (:func:`racerl.raceline.compute_raceline`, minimum
+    For each track: the race line (:func:`racerl.drive.raceline.compute_raceline`, minimum
     curvature inside the borders with a car-width margin, speeds from the vehicle model's
-    grip and acceleration limits) driven by :class:`racerl.drivers.RaceLineDriver` in the
+    grip and acceleration limits) driven by :class:`racerl.drive.pursuit.RaceLineDriver` in the
     simulator from the start line; and pure pursuit on the centre line at constant speeds
     1.0, 1.5, ... 4.0 m/s, of which the fastest that completes the lap is shown (a faster
     constant speed slides off the road). Lap times are simulator seconds (steps / 15 Hz),
@@ -22,10 +22,10 @@ import sys
 
 import numpy as np
 
-from racerl.catalog import load_track
-from racerl.drivers import drive_lap, drive_raceline_lap
-from racerl.raceline import compute_raceline
-from racerl.reward import load_reward_function
+from racerl.drive.pursuit import drive_lap, drive_raceline_lap
+from racerl.drive.raceline import compute_raceline
+from racerl.reward.function import load_reward_function
+from racerl.track.catalog import load_track
 
 TRACKS = ("loop", "reinvent_base", "reInvent2019_track")
 SPEEDS = np.arange(1.0, 4.01, 0.5)

@@ -25,11 +25,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from racerl.catalog import load_track
-from racerl.params import reward_copy
-from racerl.reward import call_reward, load_reward_function
-from racerl.sandbox import load_sandboxed
-from racerl.sim import BatchSim
+from racerl.reward.function import call_reward, load_reward_function
+from racerl.reward.sandbox import load_sandboxed
+from racerl.sim.batch import BatchSim
+from racerl.sim.params import reward_copy
+from racerl.track.catalog import load_track
 
 BATCHES = (1, 32, 256)
 REWARD = "follow_center_line"

@@ -6,7 +6,7 @@ DeepRacer user asks first: how long until my car gets round the track?
 
 Target
     At most 15 minutes of training wall time on a 2-core CPU machine for a model trained
-    from scratch with the DEFAULT :class:`racerl.config.TrainConfig` (camera observation,
+    from scratch with the DEFAULT :class:`racerl.model.config.TrainConfig` (camera observation,
     the ``light`` CNN, 32 cars, 64-step rollouts, batch 512, 4 epochs, the console's 10
     default actions, the follow-centre-line reward) to drive 3 of 3 evaluation laps of
     DeepRacer's ``reinvent_base`` track. For comparison, DeepRacer's console typically
@@ -68,8 +68,8 @@ def setup_track_path(track: str) -> str:
             if (folder / f"{track}.npy").is_file():
                 os.environ["RACERL_TRACK_PATH"] = str(folder)
                 break
-    from racerl.catalog import find_track
     from racerl.errors import TrackError
+    from racerl.track.catalog import find_track
 
     try:
         return str(find_track(track))
@@ -92,9 +92,9 @@ def settings_of(cfg) -> dict[str, Any]:
 
 def evaluate(name: str, trials: int) -> tuple[list[dict[str, Any]], float]:
     """Greedy trials of the model's latest checkpoint from the start line; (trials, seconds)."""
-    from racerl.env import make_env
-    from racerl.evaluate import run_trials
-    from racerl.train import load_policy
+    from racerl.envs.single import make_env
+    from racerl.evaluate.evaluation import run_trials
+    from racerl.train.trainer import load_policy
 
     start = time.perf_counter()
     policy, cfg = load_policy(name)
@@ -111,8 +111,8 @@ def evaluate(name: str, trials: int) -> tuple[list[dict[str, Any]], float]:
 def run(track: str, eval_every: float, max_minutes: float, name: str, trials: int,
         log=None) -> dict[str, Any]:
     """Train and evaluate in turns until ``trials`` of ``trials`` laps or the cap."""
-    from racerl.config import TrainConfig
-    from racerl.train import summary_line, train
+    from racerl.model.config import TrainConfig
+    from racerl.train.trainer import summary_line, train
 
     def say(text: str) -> None:
         if log is not None:

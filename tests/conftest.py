@@ -48,8 +48,8 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
 def tiny_model_home(tmp_path_factory) -> Path:
     """A racerl home holding 'tiny': a real PPO model (state observation, the oval) trained
     for a few seconds, shared by the evaluation, race and export tests."""
-    from racerl.config import load_config_dict
-    from racerl.train import train
+    from racerl.model.config import load_config_dict
+    from racerl.train.trainer import train
     from tests.helpers import racerl_home
 
     home = tmp_path_factory.mktemp("tiny_model_home")

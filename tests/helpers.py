@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from racerl.reward import load_reward_function
-from racerl.sim import BatchSim
-from racerl.track import Track
+from racerl.reward.function import load_reward_function
+from racerl.sim.batch import BatchSim
+from racerl.track.geometry import Track
 
 MODEL_POINT_OFFSET = 0.14  # reference 2.2: params x, y are 0.14 m ahead of base_link
 

@@ -9,7 +9,7 @@ you would paste the line's points in as a list instead.
 
 import math
 
-from racerl.raceline import raceline_for_params
+from racerl.drive.raceline import raceline_for_params
 
 
 def reward_function(params):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from racerl.actions import load_action_space
-from racerl.catalog import DEFAULT_TRACK, load_track
-from racerl.env import RacerEnv, make_env
+from racerl.envs.actions import load_action_space
+from racerl.envs.single import RacerEnv, make_env
+from racerl.envs.vector import RacerVectorEnv, make_vec_env
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError, TrackError
-from racerl.reward import load_reward_function
-from racerl.vector import RacerVectorEnv, make_vec_env
+from racerl.reward.function import load_reward_function
+from racerl.track.catalog import DEFAULT_TRACK, load_track
 
 __all__ = [
     "DEFAULT_TRACK",
@@ -34,5 +34,5 @@ __version__ = "0.1.0"
 
 ENV_ID = "racerl/DeepRacer-v0"
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="racerl.env:RacerEnv",
-                 vector_entry_point="racerl.vector:RacerVectorEnv")
+    gym.register(id=ENV_ID, entry_point="racerl.envs.single:RacerEnv",
+                 vector_entry_point="racerl.envs.vector:RacerVectorEnv")

@@ -27,7 +27,7 @@ def user_tracks_dir() -> Path:
 
 def builtin_tracks_dir() -> Path:
     """The folder of tracks shipped as package data."""
-    return Path(str(resources.files("racerl") / "tracks"))
+    return Path(str(resources.files("racerl") / "track" / "builtin"))
 
 
 def track_search_path() -> list[Path]:

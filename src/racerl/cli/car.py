@@ -26,7 +26,7 @@ def export_command(
                                   help="also write the OpenVINO IR"),
 ) -> None:
     """Export a trained model for the car: ONNX, OpenVINO IR, metadata, a .tar.gz bundle."""
-    from racerl.export import PARITY_TOLERANCE, export_model
+    from racerl.edge.export import PARITY_TOLERANCE, export_model
 
     result = export_model(name, out, openvino=openvino)
     table = Table(title=f"Export of {name}")
@@ -55,7 +55,7 @@ def drive(
     csv: Path | None = typer.Option(None, help="per-frame actions as CSV (video/images)"),
 ) -> None:
     """Drive an exported model with onnxruntime (no torch): in the simulator or on frames."""
-    from racerl.edge import EdgePolicy, load_bundle
+    from racerl.edge.runtime import EdgePolicy, load_bundle
 
     policy = EdgePolicy(load_bundle(bundle), runtime=runtime)
     contract = policy.contract
@@ -81,7 +81,7 @@ def drive(
 def _drive_sim(policy, track: str, trials: int) -> None:
     """Laps from the start line under DeepRacer's evaluation rules, as `racerl evaluate`
     drives them, with the runtime called on one frame at a time (a car's latency)."""
-    from racerl.evaluate import EvalSettings, PolicyDriver, evaluate
+    from racerl.evaluate.evaluation import EvalSettings, PolicyDriver, evaluate
 
     if trials < 1:
         raise RacerlError("--trials must be at least 1")
@@ -100,7 +100,7 @@ SHOWN_FRAMES = 20
 
 
 def _drive_frames(policy, source: Path, csv_path: Path | None) -> None:
-    from racerl.framesource import model_frames
+    from racerl.edge.frames import model_frames
 
     c = policy.contract
     rows = []

@@ -63,7 +63,7 @@ def seconds(value: float | None) -> str:
 
 
 def pick_entrant(model: str | None, driver: str | None, speed: float):
-    from racerl.evaluate import entrant
+    from racerl.evaluate.evaluation import entrant
 
     return entrant(model, driver, speed)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from racerl.catalog import load_track
 from racerl.cli.common import (
     DRIVER_OPT,
     MODEL_ARG,
@@ -20,6 +19,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
+from racerl.track.catalog import load_track
 
 
 @app.command("evaluate")
@@ -36,8 +36,8 @@ def evaluate_command(
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
 ) -> None:
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
-    from racerl.evalrecord import save_evaluation
-    from racerl.evaluate import EvalSettings, EvaluationRules, evaluate
+    from racerl.evaluate.evaluation import EvalSettings, EvaluationRules, evaluate
+    from racerl.evaluate.records import save_evaluation
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
         raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
@@ -50,7 +50,7 @@ def evaluate_command(
     folder = save_evaluation(who.folder, run, who.identity)
     print_evaluation(run, folder)
     if video is not None:
-        from racerl.video import write_video
+        from racerl.viz.video import write_video
 
         write_video(run, load_track(settings.track), video)
         console.print(f"saved {video}")
@@ -69,10 +69,10 @@ def robustness(
 ) -> None:
     """Evaluate under every lighting preset: does the model survive sun, shadow and dusk?"""
     from racerl.atomic import atomic_write_json
-    from racerl.evaluate import EvalSettings
-    from racerl.render import save_png
-    from racerl.robustness import robustness as run_robustness
-    from racerl.robustness import robustness_grid
+    from racerl.camera.topdown import save_png
+    from racerl.evaluate.evaluation import EvalSettings
+    from racerl.evaluate.robustness import robustness as run_robustness
+    from racerl.evaluate.robustness import robustness_grid
 
     who = pick_entrant(model, driver, speed)
     settings = EvalSettings(track=track or who.track, trials=trials, seed=seed)
@@ -106,8 +106,8 @@ def plot(
                                     help="the latest evaluation's driven line instead"),
 ) -> None:
     """Save the training chart, or with --evaluation maps of the latest evaluation."""
-    from racerl.garage import model_folder
-    from racerl.viz import training_chart
+    from racerl.model.folder import model_folder
+    from racerl.viz.charts import training_chart
 
     folder = model_folder(name)
     if evaluation:
@@ -123,8 +123,8 @@ def plot(
 
 
 def _plot_evaluation(root: Path, out: Path | None) -> None:
-    from racerl.evalrecord import latest_evaluation, load_summary, read_trace
-    from racerl.viz import evaluation_chart
+    from racerl.evaluate.records import latest_evaluation, load_summary, read_trace
+    from racerl.viz.charts import evaluation_chart
 
     found = latest_evaluation(root)
     about = load_summary(found)

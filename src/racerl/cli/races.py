@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from racerl.catalog import DEFAULT_TRACK
 from racerl.cli.common import (
     DRIVER_OPT,
     MODEL_ARG,
@@ -17,6 +16,7 @@ from racerl.cli.common import (
     seconds,
     user_errors,
 )
+from racerl.track.catalog import DEFAULT_TRACK
 
 race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
 app.add_typer(race_app, name="race")
@@ -34,7 +34,7 @@ def race_create(
     seed: int = typer.Option(0, help="seed of the race's lighting draw"),
 ) -> None:
     """Create a race: its settings are fixed so that every submission compares."""
-    from racerl.race import create_race, database_path
+    from racerl.evaluate.races import create_race, database_path
 
     race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed)
     console.print(f"race {race.name}: {race.type}, {race.laps} laps on {race.track}, "
@@ -51,7 +51,7 @@ def race_submit(
     speed: float = SPEED_OPT,
 ) -> None:
     """Race a model (or a scripted driver) and put it on the leaderboard."""
-    from racerl.race import submit
+    from racerl.evaluate.races import submit
 
     who = pick_entrant(model, driver, speed)
     run, standing = submit(name, who)
@@ -63,7 +63,7 @@ def race_submit(
 @user_errors
 def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
     """Each entrant's best submission: total time (penalties included), then best lap."""
-    from racerl.race import get_race, leaderboard
+    from racerl.evaluate.races import get_race, leaderboard
 
     race = get_race(name)
     table = Table(title=f"{race.name}: {race.type}, {race.laps} laps on {race.track}, "
@@ -84,7 +84,7 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
 @user_errors
 def race_list() -> None:
     """Every race and its settings."""
-    from racerl.race import list_races
+    from racerl.evaluate.races import list_races
 
     table = Table(title="Races")
     for col in ("name", "type", "track", "laps", "lighting", "off-track penalty s", "seed"):

@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from racerl.catalog import DEFAULT_TRACK, load_track
 from racerl.cli.common import (
     app,
     console,
     user_errors,
 )
+from racerl.track.catalog import DEFAULT_TRACK, load_track
 
 reward_app = typer.Typer(help="Check a reward function and see what it pays for.",
                          no_args_is_help=True)
@@ -28,7 +28,7 @@ def reward_check(
                                  "process with time and memory limits, no network or writes)"),
 ) -> None:
     """Load the function and call it on real drives: errors, suspicious values, speed."""
-    from racerl.rewardcheck import check_reward
+    from racerl.lab.check import check_reward
 
     report = check_reward(reward, load_track(track), sandbox=sandbox)
     for finding in report.findings:
@@ -58,13 +58,13 @@ def reward_lab(
     """Drive good and bad behaviours with the reward and warn when bad driving pays more."""
     import json
 
-    from racerl.render import save_png
-    from racerl.reward import load_reward_function
-    from racerl.rewardlab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
+    from racerl.camera.topdown import save_png
+    from racerl.lab.lab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
+    from racerl.reward.function import load_reward_function
 
     the_track = load_track(track)
     if sandbox:
-        from racerl.sandbox import load_sandboxed
+        from racerl.reward.sandbox import load_sandboxed
 
         with load_sandboxed(reward) as sandboxed:
             report = run_lab(the_track, sandboxed)
@@ -98,9 +98,9 @@ def raceline(
     drive: bool = typer.Option(True, help="also drive it in the simulator and report the lap"),
 ) -> None:
     """Compute the minimum-curvature race line and its speed profile; save CSV, .npy, PNG."""
-    from racerl.drivers import drive_raceline_lap
-    from racerl.raceline import compute_raceline, raceline_picture, save_csv, save_npy
-    from racerl.render import save_png
+    from racerl.camera.topdown import save_png
+    from racerl.drive.pursuit import drive_raceline_lap
+    from racerl.drive.raceline import compute_raceline, raceline_picture, save_csv, save_npy
 
     the_track = load_track(track)
     line = compute_raceline(the_track)

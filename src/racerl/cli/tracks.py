@@ -8,7 +8,6 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from racerl.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
 from racerl.cli.common import (
     app,
     console,
@@ -16,6 +15,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
+from racerl.track.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
 
 tracks_app = typer.Typer(help="List, add and create tracks.", invoke_without_command=True)
 app.add_typer(tracks_app, name="tracks")
@@ -65,8 +65,8 @@ def tracks_create(
 ) -> None:
     """Generate a closed, smooth track in DeepRacer's file layout."""
     from racerl.home import user_tracks_dir
-    from racerl.track import Track
-    from racerl.trackgen import generate_track, write_track
+    from racerl.track.generator import generate_track, write_track
+    from racerl.track.geometry import Track
 
     if (seed is None) == (points is None):
         raise RacerlError("give exactly one of --seed N or --points 'x,y x,y ...'")
@@ -96,14 +96,14 @@ def view(
     seed: int = typer.Option(0, help="seed of the lighting draw"),
 ) -> None:
     """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
-    from racerl.lighting import PRESETS
+    from racerl.camera.lighting import PRESETS
 
     course = load_track(track, reverse=reverse)
     if lighting not in PRESETS:
         raise RacerlError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
     if camera or lighting_grid:
-        from racerl.render import save_png
-        from racerl.views import camera_view_image, lighting_grid_image
+        from racerl.camera.topdown import save_png
+        from racerl.viz.views import camera_view_image, lighting_grid_image
 
         image = (lighting_grid_image(course, at=at, seed=seed) if lighting_grid
                  else camera_view_image(course, at=at, preset=lighting, seed=seed))
@@ -125,7 +125,7 @@ def parse_control_points(text: str) -> np.ndarray:
 
 
 def _save_view(track, out: Path) -> None:
-    from racerl.render import TopDownRenderer, save_png
+    from racerl.camera.topdown import TopDownRenderer, save_png
 
     xy, yaw = track.pose_at(0.0)
     caption = (f"{track.name}: {track.length:.2f} m, width {track.summary_width():.2f} m, "

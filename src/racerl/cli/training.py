@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from racerl.catalog import DEFAULT_TRACK
 from racerl.cli.common import (
     app,
     console,
@@ -14,6 +13,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
+from racerl.track.catalog import DEFAULT_TRACK
 
 
 @app.command("train")
@@ -37,9 +37,9 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
 ) -> None:
     """Train a model with PPO or SAC, then drive evaluation laps."""
-    from racerl.config import TrainConfig, console_defaults, load_config, load_config_dict
-    from racerl.garage import model_folder
-    from racerl.train import train
+    from racerl.model.config import TrainConfig, console_defaults, load_config, load_config_dict
+    from racerl.model.folder import model_folder
+    from racerl.train.trainer import train
 
     if minutes is None and steps is None:
         raise RacerlError("give a budget: --minutes M or --steps N")
@@ -102,7 +102,7 @@ class _LiveView:
             self.live.__exit__(*exc)
 
     def update(self, progress) -> None:
-        from racerl.train import progress_table, summary_line
+        from racerl.train.trainer import progress_table, summary_line
 
         if self.live is not None:
             self.live.update(progress_table(progress, self.minutes))
@@ -111,8 +111,8 @@ class _LiveView:
 
 
 def _print_trials(name: str, trials: int) -> None:
-    from racerl.evalrecord import save_evaluation
-    from racerl.evaluate import EvalSettings, evaluate, model_entrant
+    from racerl.evaluate.evaluation import EvalSettings, evaluate, model_entrant
+    from racerl.evaluate.records import save_evaluation
 
     who = model_entrant(name)
     run = evaluate(who.driver, EvalSettings(track=who.track, trials=trials))

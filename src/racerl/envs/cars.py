@@ -1,0 +1,196 @@
+"""``Racers``: the batch of cars as the envs see them, observations included.
+
+This is the one place where the simulator, the action space, the camera, lighting
+randomisation and frame stacking meet. The single-car :class:`~racerl.envs.single.RacerEnv` and
+the batched :class:`~racerl.envs.vector.RacerVectorEnv` are both thin shells over it, so one car
+in a batch behaves exactly like the single env under the same seed and actions.
+
+Seeding: car ``i`` of a batch reset with seed ``s`` gets seed ``s + i`` (Gymnasium's
+convention for vector envs); its k-th episode after that draws its lighting from
+``numpy.random.default_rng([seed, k])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from racerl.camera.front import Camera, LightingBatch
+from racerl.camera.lighting import PRESETS, sample_lighting
+from racerl.envs.actions import ActionSpace, load_action_space
+from racerl.reward.function import DEFAULT_EXAMPLE, RewardFunction, load_reward_function
+from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
+from racerl.sim.rules import EvaluationRules
+from racerl.sim.vehicle import VehicleParams
+from racerl.track.catalog import DEFAULT_TRACK, load_track
+from racerl.track.geometry import Track
+
+OBSERVATIONS = ("camera", "state")
+LOOKAHEAD_M = (0.3, 0.6, 1.0, 1.5, 2.0, 3.0)
+STATE_SIZE = 5 + 2 * len(LOOKAHEAD_M)
+STATE_LIMIT = 10.0
+
+
+def state_observation(sim: BatchSim) -> np.ndarray:
+    """(N, 17) float32 state vectors: speed, steering, offset, heading error, line ahead.
+
+    Speed / 4 m/s, steering / 30°, signed offset from the centre line in half-widths (left
+    positive), sin and cos of the heading error, and the centre line 0.3 to 3 m ahead as
+    (x, y) in the car's frame divided by 3 m; all clipped to [-10, 10].
+    """
+    car, geo, track = sim.car, sim.geometry, sim.track
+    half_width = np.maximum(0.5 * geo.track_width, 1e-6)
+    offset = np.where(geo.is_left_of_center, 1.0, -1.0) * geo.distance_from_center / half_width
+    error = car.yaw - geo.track_heading
+    arc = geo.ndist[:, None] * track.length + np.asarray(LOOKAHEAD_M)[None, :]
+    ahead, _ = track.center.interpolate(arc)
+    dx, dy = ahead[..., 0] - car.x[:, None], ahead[..., 1] - car.y[:, None]
+    c, s = np.cos(car.yaw)[:, None], np.sin(car.yaw)[:, None]
+    local = np.stack([c * dx + s * dy, -s * dx + c * dy], axis=-1) / 3.0
+    obs = np.concatenate([
+        np.stack([car.speed / 4.0, np.degrees(car.steering) / 30.0, offset,
+                  np.sin(error), np.cos(error)], axis=-1),
+        local.reshape(len(car.x), -1),
+    ], axis=-1)
+    return np.clip(obs, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
+
+
+@dataclass
+class BatchStep:
+    """One step of every car: arrays indexed by car (no autoreset applied)."""
+
+    obs: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    status: list[str]
+    params: list[dict]
+    lap_time: np.ndarray
+    pause_duration: np.ndarray
+
+
+class Racers:
+    """N cars on one track with their observations; see the module docstring."""
+
+    def __init__(self, n: int, track: str | Path | Track = DEFAULT_TRACK,
+                 reward_function: str | Path | Callable | RewardFunction | None = None,
+                 action_space: str | Path | dict | ActionSpace | None = None,
+                 observation: str = "camera", rgb: bool = False, frame_stack: int = 1,
+                 lighting: str = "studio", start: str = "round_robin",
+                 max_steps: int = DEFAULT_MAX_STEPS, reverse: bool = False,
+                 vehicle: VehicleParams | None = None, camera_backend: str = "numba",
+                 rules: EvaluationRules | None = None):
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
+        if lighting not in PRESETS:
+            raise ValueError(f"lighting must be one of {PRESETS}, not {lighting!r}")
+        if frame_stack < 1:
+            raise ValueError(f"frame_stack must be at least 1, not {frame_stack}")
+        self.n = n
+        self.track = load_track(track, reverse=reverse)
+        if not hasattr(reward_function, "instance"):  # a RewardFunction or a sandbox
+            reward_function = load_reward_function(reward_function or DEFAULT_EXAMPLE)
+        self.actions = load_action_space(action_space)
+        self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,
+                            start=start, max_steps=max_steps, rules=rules)
+        self.observation = observation
+        self.lighting = lighting
+        self.frame_stack = frame_stack
+        self.car_seed = np.arange(n, dtype=np.int64)
+        self.episodes_since_seed = np.zeros(n, dtype=np.int64)
+        self.frame = np.zeros(n, dtype=np.uint64)
+        if observation == "camera":
+            self.camera = Camera(self.track, rgb=rgb, backend=camera_backend)
+            self.lights = LightingBatch.studio(n)
+            h, w, c = self.camera.shape
+            self._stack = np.zeros((n, h, w, c * frame_stack), dtype=np.uint8)
+            self.single_observation_space = gym.spaces.Box(0, 255, self._stack.shape[1:],
+                                                           dtype=np.uint8)
+        else:
+            self.camera = None
+            self.single_observation_space = gym.spaces.Box(
+                -STATE_LIMIT, STATE_LIMIT, (STATE_SIZE,), dtype=np.float32)
+        self.single_action_space = self.actions.gym_space()
+        self._room = None
+
+    # -- episodes -----------------------------------------------------------------------------
+
+    def reset(self, cars: np.ndarray, seeds: list[int | None] | None = None,
+              start_ndist: float | None = None) -> np.ndarray:
+        """Start new episodes for ``cars``; a seed restarts that car's episode sequence."""
+        cars = np.asarray(cars, dtype=np.int64)
+        for k, car in enumerate(cars):
+            seed = None if seeds is None else seeds[k]
+            if seed is not None:
+                self.car_seed[car] = seed
+                self.episodes_since_seed[car] = 0
+                self.sim.episodes_started[car] = 0  # restart the round-robin starts too
+        self.sim.reset(cars, start_ndist=start_ndist)
+        if self.camera is not None:
+            self._new_lighting(cars)
+        self.episodes_since_seed[cars] += 1
+        obs = self._observe(cars, fresh=True)
+        return obs
+
+    def _new_lighting(self, cars: np.ndarray) -> None:
+        if self.lighting == "studio":  # nothing to draw: studio light never changes
+            self.frame[cars] = 0
+            return
+        for car in cars:
+            seq = [int(self.car_seed[car]) & 0xFFFFFFFF, int(self.episodes_since_seed[car])]
+            rng = np.random.default_rng(seq)
+            light = sample_lighting(self.lighting, rng, self.room_bounds())
+            noise_seed = int(np.random.SeedSequence(seq).generate_state(1)[0])
+            self.lights.set(int(car), light, noise_seed)
+            self.frame[car] = 0
+
+    def room_bounds(self) -> np.ndarray:
+        """(2, 2) min and max corners of the room where light patches may fall."""
+        if self._room is None:
+            pts = self.track.rows.reshape(-1, 2)
+            self._room = np.stack([pts.min(axis=0) - 0.5, pts.max(axis=0) + 0.5])
+        return self._room
+
+    # -- stepping -----------------------------------------------------------------------------
+
+    def step(self, actions: np.ndarray) -> BatchStep:
+        """Apply one action per car (ids or normalised boxes) for one camera frame."""
+        return self.drive(*self.actions.to_physical(actions))
+
+    def drive(self, steering_deg: np.ndarray, speed: np.ndarray) -> BatchStep:
+        """Apply physical commands (degrees, m/s) per car, e.g. from a scripted driver."""
+        result = self.sim.step(steering_deg, speed)
+        obs = self._observe(np.arange(self.n), fresh=False)
+        return BatchStep(obs, result.rewards, result.terminated, result.truncated,
+                         result.status, result.params, result.lap_time, result.pause_duration)
+
+    def _observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
+        """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack."""
+        if self.camera is None:
+            return state_observation(self.sim)[cars]
+        car = self.sim.car
+        everyone = len(cars) == self.n
+        pick = slice(None) if everyone else cars
+        frames = self.camera.render(car.x[pick], car.y[pick], car.yaw[pick],
+                                    self._lights_of(cars), self.frame[pick])
+        self.frame[pick] += np.uint64(1)
+        if self.frame_stack == 1:
+            return frames
+        c = frames.shape[-1]
+        if fresh:
+            self._stack[pick] = np.tile(frames, (1, 1, 1, self.frame_stack))
+        else:
+            self._stack[pick, :, :, :-c] = self._stack[pick, :, :, c:]
+            self._stack[pick, :, :, -c:] = frames
+        return self._stack[pick].copy()
+
+    def _lights_of(self, cars: np.ndarray) -> LightingBatch:
+        if len(cars) == self.n:
+            return self.lights
+        lt = self.lights
+        return LightingBatch(lt.gain[cars], lt.tone[cars], lt.patches[cars], lt.noise[cars],
+                             lt.blur[cars], lt.seed[cars])

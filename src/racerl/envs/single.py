@@ -1,0 +1,124 @@
+"""The Gymnasium environment: one DeepRacer car on one track, driven by a reward function.
+
+``RacerEnv`` is a thin shell over :class:`~racerl.envs.cars.Racers` with one car, the same
+core the batched :class:`~racerl.envs.vector.RacerVectorEnv` uses, so a user can debug with one
+car what trains with many. ``help(racerl.RacerEnv)`` shows this manual.
+
+## Action space
+From a ``model_metadata.json`` action space (reference section 5): ``Discrete(n)`` over the
+listed (steering, speed) pairs, by default the console's 10 actions (5 steering levels up to
+±30°, speeds 0.5 and 1.0 m/s); or, for a continuous space, ``Box(-1, 1, (2,))`` mapped
+linearly onto [low, high] of steering (degrees) and speed (m/s).
+
+## Observation space
+``observation="camera"`` (default): DeepRacer's front camera, ``Box(0, 255, (120, 160, C),
+uint8)``, channels last, grey (C = 1) or ``rgb=True`` (C = 3), times ``frame_stack`` (the
+newest frame last). ``observation="state"``: a float32 vector of 17 values (speed, steering,
+offset from the centre line, heading error, the centre line ahead in the car's frame; see
+:func:`racerl.envs.cars.state_observation`).
+
+## Rewards
+Exactly what the user's ``reward_function(params)`` returns on each RUN step, 0.0 on the
+PREPARE step (the first step of an episode, where DeepRacer does not call it).
+``info["params"]`` is the params dict of the step (on RUN steps, the values the function
+was called with).
+
+## Starting state
+On the centre line, heading at the next waypoint, standing still. ``start="round_robin"``
+(default, training) cycles the start through 20 points 5 % of the lap apart (a reset
+with a seed restarts that cycle, so seeded resets are reproducible);
+``start="line"`` (evaluation) always starts at waypoint 0. ``reset(options={"start_ndist":
+f})`` starts at fraction ``f`` of the lap. ``lighting`` names a preset of
+:mod:`racerl.camera.lighting` (``studio`` by default, ``random`` for randomisation), drawn anew
+for every episode from the seed.
+
+## Episode end
+Terminated on ``lap_complete``, ``off_track``, ``crashed``, ``immobilized`` or ``reversed``
+(``info["status"]``); truncated after ``max_steps`` steps.
+
+## Arguments
+``track`` (name, path or Track), ``reward_function`` (path, example name or callable;
+default the follow-centre-line example), ``action_space`` (model_metadata path or dict),
+``observation``, ``rgb``, ``frame_stack``, ``lighting``, ``render_mode`` (``"rgb_array"``:
+top-down view with the trail), ``start``, ``max_steps``, ``reverse`` (drive the track the
+other way), ``seed`` (used by the first reset).
+
+## Version history
+* v0: camera and state observations, lighting presets, DeepRacer params and episode rules.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from racerl.envs.cars import Racers
+from racerl.track.catalog import DEFAULT_TRACK
+
+
+class RacerEnv(gym.Env):
+    __doc__ = __doc__
+
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(self, track=DEFAULT_TRACK, reward_function=None, action_space=None,
+                 observation: str = "camera", render_mode: str | None = None,
+                 seed: int | None = None, **kwargs):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}")
+        self.racers = Racers(1, track=track, reward_function=reward_function,
+                             action_space=action_space, observation=observation, **kwargs)
+        self.sim = self.racers.sim
+        self.track = self.racers.track
+        self.actions = self.racers.actions
+        self.action_space = self.racers.single_action_space
+        self.observation_space = self.racers.single_observation_space
+        self.render_mode = render_mode
+        self._first_seed = seed
+        self._trail: list[tuple[float, float]] = []
+        self._renderer = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None and self._first_seed is not None:
+            seed, self._first_seed = self._first_seed, None
+        super().reset(seed=seed)
+        start = (options or {}).get("start_ndist")
+        obs = self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start)[0]
+        self._trail = [(float(self.sim.car.x[0]), float(self.sim.car.y[0]))]
+        return obs, {"status": "prepare", "start_ndist": float(self.sim.start_ndist[0])}
+
+    def step(self, action):
+        result = self.racers.step(np.asarray(action)[None, ...])
+        self._trail.append((float(self.sim.car.x[0]), float(self.sim.car.y[0])))
+        info = step_info(result.params[0], result.status[0], float(result.lap_time[0]))
+        return (result.obs[0], float(result.rewards[0]), bool(result.terminated[0]),
+                bool(result.truncated[0]), info)
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self._renderer is None:
+            from racerl.camera.topdown import TopDownRenderer
+
+            self._renderer = TopDownRenderer(self.track)
+        car = self.sim.car
+        pose = np.array([[car.x[0], car.y[0], car.yaw[0]]])
+        return self._renderer.draw(pose, [np.array(self._trail)])
+
+
+def step_info(params: dict, status: str, lap_time: float) -> dict:
+    """The info dict of one car's step."""
+    info = {"params": params, "status": status, "progress": params["progress"],
+            "steps": params["steps"]}
+    if status == "lap_complete":
+        info["lap_time"] = lap_time
+    return info
+
+
+def make_env(track=DEFAULT_TRACK, reward_function=None, action_space=None,
+             seed: int | None = None, **kwargs) -> RacerEnv:
+    """A ready :class:`RacerEnv`; ``kwargs`` are the remaining constructor arguments."""
+    return RacerEnv(track=track, reward_function=reward_function, action_space=action_space,
+                    seed=seed, **kwargs)

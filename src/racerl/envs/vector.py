@@ -1,0 +1,110 @@
+"""``RacerVectorEnv``: many cars in one batched simulator, one process, as a Gymnasium
+vector env (``gymnasium.make_vec("racerl/DeepRacer-v0", num_envs=64)``).
+
+No subprocesses: the batch is stepped with array operations and rendered by one camera
+kernel (see :mod:`racerl.envs.cars`). Each car is an independent episode with its own reward
+module instance, start position and lighting.
+
+Autoreset is ``SAME_STEP``: when a car's episode ends, ``step`` resets that car at once and
+returns the *new* episode's first observation in its row; the ended episode's last
+observation is kept in ``info["final_obs"]`` (an object array, set where
+``info["_final_obs"]`` is True) and its info in ``info["final_info"]``. stable-baselines3
+expects exactly this; :func:`racerl.envs.sb3.to_sb3` adapts the interface.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from racerl.envs.cars import Racers
+from racerl.track.catalog import DEFAULT_TRACK
+
+
+class RacerVectorEnv(VectorEnv):
+    """``num_envs`` DeepRacer cars on one track; keyword arguments as for ``RacerEnv``."""
+
+    metadata: ClassVar[dict] = {"autoreset_mode": AutoresetMode.SAME_STEP,
+                                "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, track=DEFAULT_TRACK, reward_function=None,
+                 action_space=None, observation: str = "camera", seed: int | None = None,
+                 **kwargs):
+        kwargs.pop("render_mode", None)  # top-down rendering is per single env
+        self.racers = Racers(num_envs, track=track, reward_function=reward_function,
+                             action_space=action_space, observation=observation, **kwargs)
+        self.num_envs = num_envs
+        self.single_observation_space = self.racers.single_observation_space
+        self.single_action_space = self.racers.single_action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._first_seed = seed
+
+    @property
+    def sim(self):
+        return self.racers.sim
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is None and self._first_seed is not None:
+            seed, self._first_seed = self._first_seed, None
+        if isinstance(seed, int):
+            seed = [seed + i for i in range(self.num_envs)]
+        start = (options or {}).get("start_ndist")
+        obs = self.racers.reset(np.arange(self.num_envs), seeds=seed, start_ndist=start)
+        info = {"status": np.full(self.num_envs, "prepare", dtype=object),
+                "_status": np.ones(self.num_envs, dtype=bool)}
+        return obs, info
+
+    def step(self, actions):
+        result = self.racers.step(np.asarray(actions))
+        done = result.terminated | result.truncated
+        info = _batch_info(result.params, result.status, result.lap_time)
+        obs = result.obs
+        if done.any():
+            ended = np.flatnonzero(done)
+            # ``obs`` is this step's own new array: keep copies of the last frames, then
+            # overwrite the ended cars' rows with their new episodes' first frames.
+            final_obs = _object_array([obs[i].copy() if done[i] else None
+                                       for i in range(self.num_envs)])
+            info["final_obs"], info["_final_obs"] = final_obs, done.copy()
+            info["final_info"] = _batch_info(result.params, result.status, result.lap_time,
+                                             mask=done)
+            info["_final_info"] = done.copy()
+            obs[ended] = self.racers.reset(ended)
+        return (obs, result.rewards.copy(), result.terminated.copy(), result.truncated.copy(),
+                info)
+
+
+def _batch_info(params: list[dict], status: list[str], lap_time: np.ndarray,
+                mask: np.ndarray | None = None) -> dict:
+    """Gymnasium's vector info layout: one array per key plus a ``_key`` mask."""
+    n = len(params)
+    present = np.ones(n, dtype=bool) if mask is None else mask.copy()
+    lap = np.array([s == "lap_complete" for s in status]) & present
+    info = {
+        "params": _object_array(params),
+        "status": np.array(status, dtype=object),
+        "progress": np.array([float(p["progress"]) for p in params]),
+        "steps": np.array([p["steps"] for p in params]),
+        "lap_time": np.where(lap, lap_time, np.nan),
+    }
+    for key in list(info):
+        info[f"_{key}"] = lap if key == "lap_time" else present
+    return info
+
+
+def _object_array(items: list) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
+
+
+def make_vec_env(num_envs: int, track=DEFAULT_TRACK, reward_function=None,
+                 action_space=None, seed: int | None = None, **kwargs) -> RacerVectorEnv:
+    """A ready :class:`RacerVectorEnv` of ``num_envs`` cars."""
+    return RacerVectorEnv(num_envs=num_envs, track=track, reward_function=reward_function,
+                          action_space=action_space, seed=seed, **kwargs)

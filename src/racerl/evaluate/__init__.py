@@ -1,0 +1,2 @@
+"""Evaluation under DeepRacer's rules, its records, the robustness report and races.
+"""

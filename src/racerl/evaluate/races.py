@@ -1,0 +1,226 @@
+"""Races and their leaderboards, in one SQLite file under the racerl home.
+
+A race fixes everything that decides a lap time — track, number of laps, lighting, seed
+and off-track penalty — so every submission is driven under the same conditions and the
+times compare. A time trial is DeepRacer's continuous race: one episode of ``laps`` laps
+from the start line, off-track costs the penalty (the car is reset and frozen, the clock
+runs). The leaderboard ranks each entrant's best submission: finished races by total time
+(penalties included), ties by best lap; unfinished ones after, by laps completed.
+
+Submissions evaluate first and only then write one row in one transaction, so a failed
+evaluation records nothing, and SQLite's locking (WAL, a busy timeout) lets several
+processes submit at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from racerl.camera.lighting import PRESETS
+from racerl.errors import RacerlError
+from racerl.evaluate.evaluation import Entrant, EvalSettings, EvaluationRun, evaluate
+from racerl.evaluate.records import save_evaluation
+from racerl.home import racerl_home
+from racerl.sim.rules import EvaluationRules
+
+RACE_TYPES = ("time-trial",)
+UNSUPPORTED_TYPES = {
+    "object-avoidance": "it needs obstacles on the track",
+    "head-to-bot": "it needs bot cars",
+    "head-to-model": "it needs several cars racing at once",
+    "head-to-head": "it needs several cars racing at once",
+}
+MAX_LAPS = 20
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS races (
+    name TEXT PRIMARY KEY,
+    track TEXT NOT NULL,
+    type TEXT NOT NULL,
+    laps INTEGER NOT NULL,
+    lighting TEXT NOT NULL,
+    off_track_penalty REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    race TEXT NOT NULL REFERENCES races(name),
+    entrant TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    lap_times TEXT NOT NULL,
+    laps_completed INTEGER NOT NULL,
+    total_time REAL,
+    best_lap REAL,
+    off_track INTEGER NOT NULL,
+    penalty REAL NOT NULL,
+    evaluation TEXT NOT NULL,
+    submitted REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_by_race ON submissions(race);
+"""
+
+
+class RaceError(RacerlError):
+    """A race that does not exist, exists already, or cannot be run."""
+
+
+@dataclass(frozen=True)
+class Race:
+    name: str
+    track: str
+    type: str
+    laps: int
+    lighting: str
+    off_track_penalty: float
+    seed: int
+    created: float
+
+    def settings(self) -> EvalSettings:
+        """The evaluation every submission to this race gets."""
+        rules = EvaluationRules(off_track_penalty=self.off_track_penalty, laps=self.laps)
+        return EvalSettings(track=self.track, trials=1, lighting=self.lighting,
+                            seed=self.seed, rules=rules)
+
+
+@dataclass(frozen=True)
+class Standing:
+    rank: int
+    entrant: str
+    model_hash: str
+    laps_completed: int
+    total_time: float | None
+    best_lap: float | None
+    off_track: int
+    penalty: float
+    lap_times: list[float]
+    submissions: int
+    evaluation: str
+
+
+def database_path() -> Path:
+    return racerl_home() / "races.sqlite"
+
+
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """A connection with the schema in place, waiting up to 60 s for other writers."""
+    path = path or database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def create_race(name: str, track: str, race_type: str = "time-trial", laps: int = 3,
+                lighting: str = "studio", off_track_penalty: float = 1.0,
+                seed: int = 0) -> Race:
+    """Register a race; its settings never change afterwards."""
+    from racerl.track.catalog import load_track
+
+    if race_type in UNSUPPORTED_TYPES:
+        raise RaceError(f"race type {race_type!r} is not yet supported: "
+                        f"{UNSUPPORTED_TYPES[race_type]}, which racerl does not simulate yet "
+                        "(use --type time-trial)")
+    if race_type not in RACE_TYPES:
+        raise RaceError(f"race type {race_type!r}: use one of {', '.join(RACE_TYPES)}")
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise RaceError(f"race name {name!r}: use letters, digits, '-' and '_'")
+    if not 1 <= laps <= MAX_LAPS:
+        raise RaceError(f"--laps {laps}: a race has 1 to {MAX_LAPS} laps")
+    if lighting not in PRESETS:
+        raise RaceError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
+    if not 0.0 <= off_track_penalty <= 60.0:
+        raise RaceError(f"--off-track-penalty {off_track_penalty}: use 0 to 60 seconds")
+    load_track(track)  # a clear error now rather than at the first submission
+    race = Race(name, track, race_type, laps, lighting, float(off_track_penalty), seed,
+                time.time())
+    with closing(connect()) as conn:
+        try:
+            conn.execute("INSERT INTO races VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (race.name, race.track, race.type, race.laps, race.lighting,
+                          race.off_track_penalty, race.seed, race.created))
+        except sqlite3.IntegrityError:
+            raise RaceError(f"race {name!r} exists already "
+                            f"(database {database_path()})") from None
+    return race
+
+
+def get_race(name: str) -> Race:
+    with closing(connect()) as conn:
+        row = conn.execute("SELECT * FROM races WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute("SELECT name FROM races ORDER BY name")]
+            raise RaceError(f"no race {name!r}; races: {', '.join(known) or 'none yet'} "
+                            "(create one with `racerl race create`)")
+    return Race(*row)
+
+
+def list_races() -> list[Race]:
+    with closing(connect()) as conn:
+        return [Race(*row) for row in conn.execute("SELECT * FROM races ORDER BY created")]
+
+
+def submit(race_name: str, entrant: Entrant) -> tuple[EvaluationRun, Standing]:
+    """Drive the race with ``entrant``, record it; returns the run and the entrant's
+    standing (its best submission's place) on the board."""
+    race = get_race(race_name)
+    settings = race.settings()
+    run = evaluate(entrant.driver, settings)
+    folder = save_evaluation(entrant.folder, run, {**entrant.identity, "race": race.name})
+    summary = run.summary()
+    laps = [t.lap_time for t in run.trials if t.lap_time is not None]
+    with closing(connect()) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO submissions (race, entrant, model_hash, identity, settings, "
+                "lap_times, laps_completed, total_time, best_lap, off_track, penalty, "
+                "evaluation, submitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (race.name, entrant.name, entrant.identity["model_hash"],
+                 json.dumps(entrant.identity), json.dumps(settings.describe()),
+                 json.dumps(laps), len(laps),
+                 float(sum(laps)) if len(laps) == race.laps else None,
+                 min(laps) if laps else None, summary.off_track, summary.penalty,
+                 str(folder), time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        submission = cursor.lastrowid
+    for standing in leaderboard(race.name):
+        if standing.entrant == entrant.name:
+            return run, standing
+    raise RaceError(f"submission {submission} to {race.name!r} is missing from the board")
+
+
+RANKED = """
+SELECT entrant, model_hash, laps_completed, total_time, best_lap, off_track, penalty,
+       lap_times, evaluation,
+       COUNT(*) OVER (PARTITION BY entrant) AS tries,
+       ROW_NUMBER() OVER (PARTITION BY entrant ORDER BY {order}) AS nth
+FROM submissions WHERE race = ?
+"""
+ORDER = ("total_time IS NULL, total_time, laps_completed DESC, best_lap IS NULL, best_lap, "
+         "submitted")
+
+
+def leaderboard(race_name: str) -> list[Standing]:
+    """Each entrant's best submission, best first."""
+    get_race(race_name)
+    query = (f"SELECT * FROM ({RANKED.format(order=ORDER)}) WHERE nth = 1 "
+             "ORDER BY total_time IS NULL, total_time, laps_completed DESC, "
+             "best_lap IS NULL, best_lap, entrant")
+    with closing(connect()) as conn:
+        rows = conn.execute(query, (race_name,)).fetchall()
+    return [Standing(rank, entrant, digest, laps, total, best, off, penalty,
+                     json.loads(lap_times), tries, evaluation)
+            for rank, (entrant, digest, laps, total, best, off, penalty, lap_times,
+                       evaluation, tries, _) in enumerate(rows, 1)]

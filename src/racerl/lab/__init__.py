@@ -1,0 +1,2 @@
+"""Before training: the reward check and the reward lab.
+"""

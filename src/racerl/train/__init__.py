@@ -1,0 +1,3 @@
+"""Training: the camera networks and the stable-baselines3 PPO/SAC trainer with its
+checkpoints, metrics and sim-traces.
+"""

@@ -1,0 +1,425 @@
+"""``racerl train``: stable-baselines3 PPO or SAC on the batched camera simulator.
+
+The loop reads top to bottom: build the batched env from the config, build (or load) the
+model, then let SB3 alternate rollouts and updates while :class:`Recorder` logs every step
+(sim-trace rows with the user's own reward), every episode (training_metrics.json) and every
+iteration (a checkpoint, atomically). A time or step budget, Ctrl-C and reward-function
+errors all end the run with the last checkpoint on disk; ``--resume`` continues from it and
+``--clone`` starts a new model from another one's weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
+
+from racerl.envs.actions import load_action_space
+from racerl.envs.sb3 import to_sb3
+from racerl.envs.vector import RacerVectorEnv
+from racerl.errors import RacerlError, RewardFunctionError
+from racerl.model.config import TrainConfig
+from racerl.model.folder import (
+    ModelFolder,
+    create_model_folder,
+    model_folder,
+    save_checkpoint,
+    write_metrics,
+)
+from racerl.model.simtrace import trace_row, training_trace_path, write_simtrace
+from racerl.reward.function import load_reward_function, reward_file
+from racerl.sim.vehicle import CONTROL_DT
+from racerl.train.policies import policy_setup
+
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+@dataclass
+class Progress:
+    """What the live view shows; updated by the recorder."""
+
+    iteration: int = 0
+    episodes: int = 0
+    steps: int = 0
+    started: float = field(default_factory=time.time)
+    elapsed_before: float = 0.0  # seconds trained before a resume
+    recent: list[dict] = field(default_factory=list)  # last iteration's episodes
+    best_lap: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.time() - self.started
+
+
+class Recorder(BaseCallback):
+    """Logs steps, episodes and iterations; saves checkpoints; enforces the budget.
+
+    Sim-trace files group whole episodes the way DeepRacer does: file ``k`` holds episodes
+    ``k*E .. (k+1)*E - 1`` in the order they ended, E = ``num_episodes_between_training``.
+    deepracer-utils numbers episodes on exactly that assumption. PPO itself updates the
+    policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update.
+    """
+
+    def __init__(self, folder: ModelFolder, config: TrainConfig, progress: Progress,
+                 metrics: list[dict], deadline: float | None, max_steps: int | None,
+                 on_iteration=None):
+        super().__init__()
+        self.folder, self.config, self.progress = folder, config, progress
+        self.metrics = metrics
+        self.deadline, self.max_steps = deadline, max_steps
+        self.on_iteration = on_iteration
+        self.per_file = config.num_episodes_between_training
+        self.car_rows: list[list[list]] = [[] for _ in range(config.n_envs)]
+        self.block_rows = read_partial_block(folder, progress.episodes, self.per_file)
+        self.returns = np.zeros(config.n_envs)
+        self.step_in_rollout = 0
+        self.updates = 0
+        self.pending_checkpoint = False
+        self.stop_reason: str | None = None
+
+    def _on_rollout_start(self) -> None:
+        if self.pending_checkpoint:  # after the policy update of the finished rollout
+            self.save()
+            self.pending_checkpoint = False
+
+    def _on_step(self) -> bool:
+        infos, actions = self.locals["infos"], self.locals["actions"]
+        dones = self.locals["dones"]
+        for i, info in enumerate(infos):
+            params, reward = info["params"], info["reward"]
+            self.returns[i] += reward
+            action = actions[i]  # continuous: the applied (clipped, mapped) steering and speed
+            action = int(action) if np.ndim(action) == 0 else \
+                f"[{params['steering_angle']} {params['speed']}]"
+            self.car_rows[i].append(trace_row(0, params, action, reward, bool(dones[i]),
+                                              info["status"]))
+            if dones[i]:
+                self._episode_done(i, info, params)
+        self.progress.steps = int(self.num_timesteps)
+        self.step_in_rollout += 1
+        if self.step_in_rollout >= self.config.rollout_steps:
+            self.step_in_rollout = 0
+            self.updates += 1
+            self.pending_checkpoint = self.updates % self.config.checkpoint_every == 0
+            if self.on_iteration is not None:
+                self.on_iteration(self.progress)
+            self.progress.recent = self.progress.recent[-self.config.n_envs:]
+        if self.stop_reason == INTERRUPTED:  # set by ctrl_c_stops
+            return False
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.stop_reason = "time budget reached"
+        if self.max_steps is not None and self.num_timesteps >= self.max_steps:
+            self.stop_reason = "step budget reached"
+        return self.stop_reason is None
+
+    def _episode_done(self, car: int, info: dict, params: dict) -> None:
+        episode = self.progress.episodes  # 0-based, in the order episodes end
+        for row in self.car_rows[car]:
+            row[0] = episode
+        self.block_rows.extend(self.car_rows[car])
+        self.car_rows[car] = []
+        lap_time = info.get("lap_time")
+        self.metrics.append({
+            "episode": episode + 1,
+            "iteration": episode // self.per_file,
+            "reward_score": round(float(self.returns[car])),
+            "reward": float(self.returns[car]),
+            "progress": float(params["progress"]),
+            "steps": int(params["steps"]),
+            "elapsed_time_in_milliseconds": round(params["steps"] * CONTROL_DT * 1000),
+            "completed_lap": info["status"] == "lap_complete",
+            "lap_time": lap_time,
+            "episode_status": info["status"],
+            "phase": "training",
+            "wall_time": time.time(),
+        })
+        if lap_time is not None and (self.progress.best_lap is None
+                                     or lap_time < self.progress.best_lap):
+            self.progress.best_lap = lap_time
+        self.progress.recent.append(self.metrics[-1])
+        self.progress.episodes += 1
+        self.returns[car] = 0.0
+        if self.progress.episodes % self.per_file == 0:
+            self._write_block()
+            self.block_rows = []
+        self.progress.iteration = self.progress.episodes // self.per_file
+
+    def _write_block(self) -> None:
+        block = (self.progress.episodes - 1) // self.per_file
+        write_simtrace(training_trace_path(self.folder.root, block), self.block_rows)
+
+    def save(self) -> None:
+        """Checkpoint the weights, the episodes so far and the bookkeeping to resume them."""
+        if self.block_rows:
+            self._write_block()
+        write_metrics(self.folder, self.metrics)
+        recent = self.metrics[-50:]
+        state = {"iteration": self.progress.iteration, "num_timesteps": int(self.num_timesteps),
+                 "episodes": self.progress.episodes, "metrics_count": len(self.metrics),
+                 "elapsed_seconds": self.progress.elapsed,
+                 "mean_progress": float(np.mean([m["progress"] for m in recent]))
+                 if recent else 0.0}
+        normalizer = self.model.get_env() if self.config.normalize_reward else None
+        save_checkpoint(self.folder, self.model, state, normalizer)
+
+
+def read_partial_block(folder: ModelFolder, episodes: int, per_file: int) -> list[list]:
+    """Rows of the unfinished sim-trace file a resumed run appends to (empty if none)."""
+    if episodes % per_file == 0:
+        return []
+    path = training_trace_path(folder.root, episodes // per_file)
+    if not path.is_file():
+        return []
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    return [row for row in rows if int(row[0]) < episodes]
+
+
+def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
+    """The SB3 view of the batched simulator for this config and loaded reward function
+    (``normalizer``: saved reward scaling statistics of a resumed run)."""
+    venv = RacerVectorEnv(num_envs=config.n_envs, track=config.track,
+                          reward_function=reward,
+                          action_space=config.action_space, observation=config.observation,
+                          rgb=config.rgb, frame_stack=config.frame_stack,
+                          lighting=config.lighting, max_steps=config.max_episode_steps,
+                          seed=config.seed)
+    env = VecMonitor(to_sb3(venv))
+    if config.normalize_reward:
+        if normalizer is not None and normalizer.is_file():
+            return VecNormalize.load(str(normalizer), env)
+        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=config.discount_factor)
+    return env
+
+
+def build_model(config: TrainConfig, env, log_dir: Path):
+    policy, kwargs = policy_setup(config.network)
+    common = {"learning_rate": config.learning_rate, "batch_size": config.batch_size,
+              "gamma": config.discount_factor, "policy_kwargs": kwargs, "seed": config.seed,
+              "device": "cpu", "verbose": 0, "tensorboard_log": str(log_dir)}
+    if config.algorithm == "ppo":
+        return PPO(policy, env, n_steps=config.rollout_steps, n_epochs=config.num_epochs,
+                   ent_coef=config.entropy, gae_lambda=0.95, clip_range=0.2, **common)
+    if not hasattr(env.action_space, "low"):
+        raise RacerlError("algorithm 'sac' needs a continuous action space "
+                          "(action_space_type: continuous in model_metadata.json)")
+    return SAC(policy, env, ent_coef=config.sac_alpha, buffer_size=100_000,
+               learning_starts=config.batch_size, **common)
+
+
+def load_model(config: TrainConfig, path: Path, env):
+    cls = PPO if config.algorithm == "ppo" else SAC
+    return cls.load(path, env=env, device="cpu")
+
+
+@dataclass
+class TrainResult:
+    folder: ModelFolder
+    progress: Progress
+    stop_reason: str
+
+
+def train(name: str, config: TrainConfig | None, minutes: float | None = None,
+          steps: int | None = None, clone: str | None = None, resume: bool = False,
+          reward: str | Path | None = None, force: bool = False,
+          on_iteration=None) -> TrainResult:
+    """Train (or resume, or clone into) model ``name``; returns when the budget is spent.
+
+    Everything the run needs is checked before anything is written; ``force`` replaces an
+    existing model of the same name, but only once the new run has started cleanly.
+    """
+    if (minutes is not None and not minutes > 0) or (steps is not None and not steps > 0):
+        raise RacerlError("the training budget must be positive (--minutes or --steps)")
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    folder = model_folder(name)
+    if resume:
+        if not folder.checkpoint_path.is_file():
+            raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet); "
+                              "start it again with --force")
+        # The folder is self-contained: its own action space and reward copy.
+        config = folder.config().replace(action_space=str(folder.metadata_path))
+        reward_source = folder.reward_path
+    else:
+        if folder.root.exists() and not force:
+            state = "" if folder.checkpoint_path.is_file() else " (no checkpoint yet)"
+            raise RacerlError(f"model {name!r} already exists at {folder.root}{state}; "
+                              "use --resume to continue it, --force to replace it, "
+                              "or another --name")
+        reward_source = reward_file(reward if reward is not None else config.reward)
+        if not config.sandbox_reward:  # untrusted code is only ever run in the sandbox
+            load_reward_function(reward_source)  # a broken reward fails before any write
+        track = Path(config.track).expanduser()
+        if track.suffix == ".npy" and track.is_file():  # keep the model folder movable
+            config = config.replace(track=str(track.resolve()))
+    source = model_folder(clone) if clone else None
+    if source is not None and not source.checkpoint_path.is_file():
+        raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
+    if config.sandbox_reward:
+        from racerl.reward.sandbox import load_sandboxed
+
+        reward_function = load_sandboxed(reward_source)
+    else:
+        reward_function = load_reward_function(reward_source)
+    try:
+        return _run(name, config, folder, reward_source, reward_function, minutes, steps,
+                    source, resume, on_iteration)
+    finally:
+        close = getattr(reward_function, "close", None)  # the sandbox's worker process
+        if close is not None:
+            close()
+
+
+def _run(name, config, folder, reward_source, reward_function, minutes, steps, source,
+         resume, on_iteration) -> TrainResult:
+    """The training run itself, once its settings and reward function are in hand."""
+    env = build_env(config, reward_function, folder.normalizer_path if resume else None)
+    if resume:
+        state = folder.state()
+        model = load_model(config, folder.checkpoint_path, env)
+        metrics = folder.metrics()[: state.get("metrics_count", 0)]
+        progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
+                            steps=state["num_timesteps"],
+                            elapsed_before=state.get("elapsed_seconds", 0.0))
+    else:
+        model = build_model(config, env, folder.logs_dir)
+        if source is not None:
+            _copy_weights(model, source, config)
+        metrics, progress = [], Progress()
+        # Only now, with the model built, does the folder appear: a bad start leaves nothing.
+        if folder.root.exists():
+            shutil.rmtree(folder.root)
+        create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
+    deadline = time.time() + 60 * minutes if minutes else None
+    max_steps = (progress.steps + steps) if steps else None
+    recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration)
+    recorder.model = model  # so that a Ctrl-C before the first step can still save
+    stop_reason = "finished"
+    try:
+        with ctrl_c_stops(recorder):
+            model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
+                        reset_num_timesteps=not resume, tb_log_name="train")
+        stop_reason = recorder.stop_reason or "finished"
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
+        stop_reason = INTERRUPTED
+    except RewardFunctionError:
+        raise  # the last checkpoint stays as it was: nothing trained on a broken reward
+    recorder.save()
+    logger = getattr(model, "_logger", None)  # SB3's TensorBoard writer: flush and close it
+    if logger is not None:  # now, so that no writer thread outlives an interrupted run
+        logger.close()
+    env.close()
+    return TrainResult(folder, progress, stop_reason)
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(recorder: Recorder):
+    """While training, the first Ctrl-C asks the run to stop at the next step (it then
+    saves and returns normally); a second one interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point could leave a library's lock held (a
+    TensorBoard writer, a thread pool) and hang the save; a flag checked between steps
+    cannot. Only the main thread may install signal handlers, so elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_ctrl_c(signum, frame):
+        recorder.stop_reason = INTERRUPTED
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
+    """Start from another model's trained weights (DeepRacer's clone)."""
+    src_cfg = source.config()
+    if (src_cfg.network, src_cfg.observation, src_cfg.rgb, src_cfg.frame_stack) != \
+            (config.network, config.observation, config.rgb, config.frame_stack):
+        raise RacerlError(f"cannot clone {source.name!r}: its network/observation differ "
+                          "from this config's")
+    if src_cfg.algorithm != config.algorithm:
+        raise RacerlError(f"cannot clone {source.name!r}: it was trained with "
+                          f"{src_cfg.algorithm}, not {config.algorithm}")
+    trained = load_model(src_cfg, source.checkpoint_path, None)
+    try:
+        model.policy.load_state_dict(trained.policy.state_dict())
+    except RuntimeError:
+        raise RacerlError(f"cannot clone {source.name!r}: its action space differs") from None
+
+
+def load_policy(name: str):
+    """A greedy policy function ``obs -> action`` from a model folder's latest checkpoint."""
+    folder = model_folder(name)
+    config = folder.config().replace(action_space=str(folder.metadata_path))
+    if not folder.checkpoint_path.is_file():
+        raise RacerlError(f"{folder.root}: no checkpoint yet")
+    model = load_model(config, folder.checkpoint_path, None)
+
+    def policy(obs):
+        action, _ = model.predict(obs, deterministic=True)
+        return action
+
+    return policy, config
+
+
+def summary_line(progress: Progress) -> str:
+    recent = progress.recent
+
+    def mean(key: str) -> float:
+        return float(np.mean([m[key] for m in recent])) if recent else math.nan
+
+    laps = 100.0 * float(np.mean([m["completed_lap"] for m in recent])) if recent else math.nan
+    best = f"{progress.best_lap:.2f}s" if progress.best_lap else "-"
+    if not recent:
+        return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
+                "(no episode ended yet)")
+    return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
+            f"reward {mean('reward'):8.1f}  progress {mean('progress'):5.1f}%  "
+            f"laps {laps:5.1f}%  best lap {best}  "
+            f"{progress.steps / max(progress.elapsed, 1e-9):6.0f} steps/s")
+
+
+def progress_table(progress: Progress, minutes: float | None):
+    """The live training view: a rich table of the run so far."""
+    from rich.table import Table
+
+    recent = progress.recent
+    table = Table(title="racerl training", show_header=False)
+    elapsed = progress.elapsed
+    remaining = f"{max(0.0, 60 * minutes - elapsed) / 60:.1f} min" if minutes else "-"
+    laps = (100.0 * float(np.mean([m["completed_lap"] for m in recent]))) if recent else 0.0
+    rows = [
+        ("iteration", str(progress.iteration)),
+        ("episodes", str(progress.episodes)),
+        ("mean reward", f"{np.mean([m['reward'] for m in recent]):.1f}" if recent else "-"),
+        ("mean progress", f"{np.mean([m['progress'] for m in recent]):.1f} %"
+         if recent else "-"),
+        ("laps completed", f"{laps:.0f} %"),
+        ("best lap", f"{progress.best_lap:.2f} s" if progress.best_lap else "-"),
+        ("steps/s", f"{progress.steps / max(elapsed, 1e-9):.0f}"),
+        ("elapsed", f"{elapsed / 60:.1f} min"),
+        ("remaining", remaining),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table

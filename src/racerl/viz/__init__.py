@@ -1,0 +1,2 @@
+"""Pictures for people: training and evaluation charts, videos and camera views.
+"""

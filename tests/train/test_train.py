@@ -1,0 +1,299 @@
+"""Training end to end: learning for real, the model folder, traces, kills and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from racerl.cli import app
+from racerl.envs.single import make_env
+from racerl.errors import RewardFunctionError
+from racerl.evaluate.evaluation import run_trials
+from racerl.model.config import ConfigError, TrainConfig, load_config, load_config_dict
+from racerl.model.folder import model_folder
+from racerl.train.trainer import load_policy, train
+from tests.helpers import racerl_home
+
+runner = CliRunner()
+QUICK = {"track": "oval", "observation": "state", "network": "mlp", "n_envs": 8,
+         "rollout_steps": 64, "batch_size": 128, "num_epochs": 4, "learning_rate": 1e-3,
+         "seed": 0, "num_episodes_between_training": 5}
+
+
+def quick_config(**changes) -> TrainConfig:
+    return load_config_dict({**QUICK, **changes}, "test")
+
+
+# -- the configuration ----------------------------------------------------------------------
+
+
+def test_defaults_are_valid_and_round_trip_through_yaml(tmp_path):
+    cfg = TrainConfig().validate()
+    path = tmp_path / "train.yaml"
+    cfg.save(path)
+    assert load_config(path) == cfg
+
+
+def test_unknown_and_out_of_range_settings_are_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown setting.*learning_rat.*valid settings"):
+        load_config_dict({"learning_rat": 0.1})
+    with pytest.raises(ConfigError, match="num_epochs must be a whole number in"):
+        load_config_dict({"num_epochs": 0})
+    with pytest.raises(ConfigError, match="algorithm must be one of ppo, sac"):
+        load_config_dict({"algorithm": "dqn"})
+    with pytest.raises(ConfigError, match="'mlp' needs observation"):
+        load_config_dict({"network": "mlp"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("batch_size: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not a readable YAML"):
+        load_config(bad)
+
+
+# -- a real training run ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short real run (state observation, the oval), shared by the tests below."""
+    home = tmp_path_factory.mktemp("train_home")
+    with racerl_home(home):
+        result = train("quick", quick_config(), steps=8 * 64 * 8)
+    return home, result
+
+
+def test_training_beats_a_random_policy(trained, monkeypatch):
+    home, _ = trained
+    monkeypatch.setenv("RACERL_HOME", str(home))
+    env = make_env(track="oval", observation="state", start="line", max_steps=2000)
+    policy, _ = load_policy("quick")
+    learned = np.mean([r.progress for r in run_trials(policy, env, 2)])
+    rng = np.random.default_rng(0)
+    random = np.mean([r.progress for r in run_trials(lambda o: int(rng.integers(10)), env, 5)])
+    assert learned > random + 20, (learned, random)
+
+
+def test_model_folder_has_deepracer_layout(trained):
+    _, result = trained
+    root = result.folder.root
+    meta = json.loads((root / "model" / "model_metadata.json").read_text())
+    assert meta["training_algorithm"] == "clipped_ppo" and len(meta["action_space"]) == 10
+    hyper = json.loads((root / "ip" / "hyperparameters.json").read_text())
+    assert hyper["batch_size"] == 128 and hyper["lr"] == 1e-3
+    assert (root / "reward_function.py").read_text().count("def reward_function") == 1
+    assert yaml.safe_load((root / "config.yaml").read_text())["track"] == "oval"
+    assert list((root / "logs").rglob("events.out.tfevents*")), "TensorBoard logs missing"
+    state = json.loads((root / "checkpoints" / "state.json").read_text())
+    assert state["num_timesteps"] >= 8 * 64 * 8
+
+
+def test_traces_load_in_deepracer_utils_and_match_the_run(trained):
+    deepracer_logs = pytest.importorskip("deepracer.logs")
+    _, result = trained
+    log = deepracer_logs.DeepRacerLog(filehandler=deepracer_logs.FSFileHandler(
+        model_folder=str(result.folder.root), robomaker_log_path=""))
+    log.load_training_trace()
+    df = log.dataframe()
+    metrics = result.folder.metrics()
+    assert df["unique_episode"].nunique() == len(metrics)
+    steps = df.groupby("unique_episode")["steps"].max().sort_index().to_numpy()
+    assert steps.tolist() == [m["steps"] for m in metrics]
+    rewards = df.groupby("unique_episode")["reward"].sum().sort_index().to_numpy()
+    np.testing.assert_allclose(rewards, [m["reward"] for m in metrics], rtol=1e-9)
+    assert set(df["episode_status"]) >= {"prepare", "in_progress"}
+
+
+def test_reward_in_traces_is_the_users_number(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    reward = tmp_path / "odd.py"
+    reward.write_text("def reward_function(params):\n    return 0.123 + params['steps'] * 1e-3\n")
+    result = train("odd", quick_config(normalize_reward=True), steps=8 * 64,
+                   reward=reward)
+    trace = (result.folder.root / "sim-trace" / "training" / "training-simtrace"
+             / "0-iteration.csv").read_text().splitlines()[1:]
+    for line in trace[:50]:
+        cols = line.split(",")
+        steps, value, status = float(cols[1]), float(cols[8]), cols[15]
+        expected = 0.0 if status == "prepare" else 0.123 + steps * 1e-3
+        assert value == pytest.approx(expected, abs=1e-12)
+
+
+def test_plot_saves_the_training_chart(trained, monkeypatch, tmp_path):
+    home, _ = trained
+    monkeypatch.setenv("RACERL_HOME", str(home))
+    out = tmp_path / "chart.png"
+    result = runner.invoke(app, ["plot", "quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(out)).std() > 5
+
+
+def test_clone_starts_from_the_trained_weights(trained, monkeypatch):
+    home, _ = trained
+    monkeypatch.setenv("RACERL_HOME", str(home))
+    cfg = model_folder("quick").config().replace(learning_rate=1e-8)
+    train("copy", cfg, steps=8 * 64, clone="quick")
+    a, _ = load_policy("quick")
+    b, _ = load_policy("copy")
+    obs = make_env(track="oval", observation="state").reset(seed=3)[0]
+    assert int(a(obs)) == int(b(obs))
+    with pytest.raises(Exception, match="already exists"):
+        train("copy", cfg, steps=8 * 64, clone="quick")
+
+
+def test_reward_error_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    reward = tmp_path / "late.py"
+    reward.write_text("calls = 0\n\ndef reward_function(params):\n    global calls\n"
+                      "    calls += 1\n    if calls > 200:\n        return float('nan')\n"
+                      "    return 1.0\n")
+    with pytest.raises(RewardFunctionError, match=r"failed at step \d+\.0: it returned nan"):
+        train("broken", quick_config(), steps=8 * 64 * 20, reward=reward)
+    folder = model_folder("broken")
+    assert folder.checkpoint_path.is_file()  # saved after the first updates
+    load_policy("broken")  # and loadable
+
+
+# -- nothing lost: real processes, real signals -----------------------------------------------
+
+
+def _start_training(home: Path, name: str, tmp_path: Path, *extra: str) -> subprocess.Popen:
+    config = tmp_path / "quick.yaml"
+    config.write_text(yaml.safe_dump(QUICK))
+    env = {**os.environ, "RACERL_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "racerl.cli", "train", "--name", name,
+                             "--config", str(config), "--steps", "10000000", "--trials", "0",
+                             *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_checkpoints(folder, count: int, proc: subprocess.Popen, timeout: float = 120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if folder.state_path.is_file() and folder.state().get("num_timesteps", 0) >= \
+                count * 8 * 64:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"training ended early: {proc.stdout.read()}")
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("no checkpoint in time")
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    proc = _start_training(tmp_path, "killed", tmp_path)
+    folder = model_folder("killed")
+    _wait_for_checkpoints(folder, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = folder.state()
+    load_policy("killed")  # the checkpoint on disk is whole
+    result = runner.invoke(app, ["train", "--name", "killed", "--resume", "--steps", "1024",
+                                 "--trials", "0"])
+    assert result.exit_code == 0, result.output
+    after = folder.state()
+    assert after["num_timesteps"] >= before["num_timesteps"] + 1024
+    assert after["episodes"] > before["episodes"]
+    assert len(folder.metrics()) == after["metrics_count"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    proc = _start_training(tmp_path, "stopped", tmp_path)
+    folder = model_folder("stopped")
+    _wait_for_checkpoints(folder, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "interrupted (Ctrl-C)" in output
+    assert "Traceback" not in output
+    load_policy("stopped")
+
+
+@pytest.mark.parametrize("algorithm", ["sac", "ppo"])
+def test_continuous_actions_train_with_sac_and_ppo(tmp_path, monkeypatch, algorithm):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    space = tmp_path / "model_metadata.json"
+    space.write_text(json.dumps({"action_space_type": "continuous", "action_space": {
+        "steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1.5}}}))
+    cfg = quick_config(algorithm=algorithm, action_space=str(space), batch_size=64)
+    result = train(f"cont-{algorithm}", cfg, steps=8 * 64)
+    meta = json.loads(result.folder.metadata_path.read_text())
+    assert meta["training_algorithm"] == ("sac" if algorithm == "sac" else "clipped_ppo")
+    assert meta["action_space_type"] == "continuous"
+    policy, _ = load_policy(f"cont-{algorithm}")
+    action = policy(make_env(track="oval", observation="state").reset(seed=0)[0])
+    assert np.shape(action) == (2,) and np.all(np.abs(action) <= 1.0)
+
+
+def test_sac_refuses_a_discrete_action_space(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    with pytest.raises(Exception, match="continuous action space"):
+        train("bad-sac", quick_config(algorithm="sac"), steps=8 * 64)
+    assert not model_folder("bad-sac").root.exists()  # a failed start leaves no folder
+
+
+def test_cli_mistakes_are_one_line_errors_and_force_checks_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rat: 0.1\n")
+    cases = [
+        (["train", "--name", "x", "--config", str(bad), "--minutes", "1"], "valid settings"),
+        (["train", "--name", "x", "--lighting", "disco", "--steps", "10"], "lighting must be"),
+        (["train", "--name", "x", "--steps", "0"], "must be positive"),
+        (["train", "--name", "x", "--minutes", "1", "--seed", "-1"], "seed must be"),
+        (["train", "--name", "x", "--resume", "--seed", "3", "--steps", "10"], "--resume"),
+        (["train", "--name", "x"], "give a budget"),
+    ]
+    for args, fragment in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output and "Traceback" not in result.output, result.output
+    # --force on an existing model with a broken reward: the old model is kept.
+    keep = model_folder("keep")
+    keep.root.mkdir(parents=True)
+    (keep.root / "config.yaml").write_text("track: oval\n")
+    result = runner.invoke(app, ["train", "--name", "keep", "--force", "--reward",
+                                 str(tmp_path / "typo.py"), "--steps", "10"])
+    assert result.exit_code == 2 and "no such reward function" in result.output
+    assert (keep.root / "config.yaml").is_file()
+
+
+def test_example_reward_by_name_and_yaml_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(QUICK) + "learning_rate: 1e-3\n")  # YAML reads a string
+    assert load_config(config).learning_rate == 1e-3
+    result = train("named", quick_config(reward="stay_inside_borders"), steps=8 * 64)
+    copied = (result.folder.root / "reward_function.py").read_text()
+    assert "Stay inside the two borders" in copied
+
+
+def test_a_sandboxed_reward_trains_exactly_like_the_same_reward_in_process(tmp_path):
+    settings = {"n_envs": 4, "batch_size": 64, "num_episodes_between_training": 4}
+    plain = train("plain", quick_config(**settings), steps=4 * 64 * 2)
+    boxed = train("boxed", quick_config(**settings, sandbox_reward=True), steps=4 * 64 * 2)
+    assert boxed.folder.config().sandbox_reward
+    assert [m["reward"] for m in boxed.folder.metrics()] == \
+        [m["reward"] for m in plain.folder.metrics()]
+    sneaky = tmp_path / "sneaky.py"
+    target = tmp_path / "written.txt"
+    sneaky.write_text("def reward_function(params):\n"
+                      f"    open({str(target)!r}, 'w').write('x')\n"
+                      "    return 1.0\n")
+    with pytest.raises(RewardFunctionError):
+        train("sneaky", quick_config(**settings, sandbox_reward=True, reward=str(sneaky)),
+              steps=4 * 64)
+    assert not target.exists()
