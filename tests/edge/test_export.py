@@ -38,7 +38,7 @@ from racerl.evaluate.evaluation import EvalSettings, evaluate, model_entrant, ru
 from racerl.model.folder import model_folder
 from racerl.train.trainer import load_model, load_policy, train
 from tests.helpers import racerl_home
-from tests.test_train import quick_config
+from tests.train.test_train import quick_config
 
 runner = CliRunner()
 CAMERA = {"observation": "camera", "network": "light", "num_epochs": 2}
