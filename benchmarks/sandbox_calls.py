@@ -8,7 +8,7 @@ What is measured
     One realistic params dict (the first RUN step of a lap of the built-in ``loop``,
     119 waypoints) is copied ``batch`` times, one dict per car as the simulator makes
     them. In-process: ``call_reward`` on one instance per car, as ``BatchSim.step`` does
-    (its deep copy of the params included). Sandboxed: ``SandboxedReward.call_batch`` for
+    (its deep copy of the params included). Sandboxed: ``SandboxedReward.score`` for
     the whole batch, one round trip (pickle over a pipe, the call in the worker, the value
     checks back here), as ``BatchSim.step`` does with a sandbox. Each figure is the best of
     ``--repeat`` timed rounds of at least ``--seconds`` seconds each. The reward function
@@ -28,7 +28,7 @@ import time
 from racerl.reward.function import call_reward, load_reward_function
 from racerl.reward.sandbox import load_sandboxed
 from racerl.sim.batch import BatchSim
-from racerl.sim.params import reward_copy
+from racerl.reward.function import reward_copy
 from racerl.track.catalog import load_track
 
 BATCHES = (1, 32, 256)
@@ -73,7 +73,7 @@ def main() -> None:
                     call_reward(f, reward_copy(params), reward.label)
 
             def sandboxed(handles=handles, many=many):
-                sandbox.call_batch(handles, many)
+                sandbox.score(handles, many)
 
             a = rate(in_process, batch, args.seconds, args.repeat)
             b = rate(sandboxed, batch, args.seconds, args.repeat)

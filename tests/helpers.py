@@ -53,9 +53,7 @@ def base_for_model_point(px: float, py: float, yaw_deg: float) -> tuple[float, f
 
 def place(sim: BatchSim, car: int, x: float, y: float, yaw_deg: float) -> None:
     """Put one car's base_link at (x, y) with yaw in degrees (CCW from +x)."""
-    sim.car.x[car] = x
-    sim.car.y[car] = y
-    sim.car.yaw[car] = math.radians(yaw_deg)
+    sim.place([car], [[x, y]], [math.radians(yaw_deg)])
 
 
 class Recorder:

@@ -27,7 +27,16 @@ class RewardFunctionError(RacerlError):
     a silent 0 would train a car on a reward the user never wrote.
     """
 
-    def __init__(self, message: str, params: dict | None = None, step: float | None = None):
+    def __init__(self, message: str, params: dict | None = None, step: float | None = None,
+                 problem: str | None = None, fatal: bool = False):
         super().__init__(message)
         self.params = params
+        """The params of the failing call, when there was one."""
         self.step = step
+        """The params' ``steps`` of the failing call."""
+        self.problem = problem
+        """What the function did, without where ("raised ValueError: x"), so that a report
+        can group repeats of one mistake."""
+        self.fatal = fatal
+        """True when nothing more can be asked of the function: it hung, or its sandbox
+        died; an ordinary error (an exception, a bad value) leaves it callable."""

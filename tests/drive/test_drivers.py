@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from racerl.drive.pursuit import drive_lap
+from racerl.drive.pursuit import PurePursuitDriver, drive_lap, lap_rollout
+from racerl.drive.rollout import Keep
 from racerl.home import builtin_tracks_dir
 from racerl.reward.function import load_reward_function
 from racerl.track.catalog import DEEPRACER_TRACK_NAMES, load_track
@@ -43,10 +44,12 @@ def test_laps_all_127_deepracer_tracks(deepracer_tracks):
 
 
 def test_lap_times_are_deterministic(deepracer_tracks):
-    a = drive_lap(load_track("reinvent_base"), speed=1.5, reward=FAST_REWARD)
-    b = drive_lap(load_track("reinvent_base"), speed=1.5, reward=FAST_REWARD)
-    assert a.lap_time == b.lap_time
-    np.testing.assert_array_equal(a.trail, b.trail)
+    track = load_track("reinvent_base")
+    a, b = (lap_rollout(track, PurePursuitDriver(track, 1.5), FAST_REWARD,
+                        keep=Keep(trajectory=True)) for _ in range(2))
+    assert a.episodes[0].lap_time == b.episodes[0].lap_time
+    np.testing.assert_array_equal(a.trajectories[0].poses, b.trajectories[0].poses)
+    assert drive_lap(track, speed=1.5, reward=FAST_REWARD) == a.episodes[0]
 
 
 def test_faster_target_gives_faster_lap(deepracer_tracks):

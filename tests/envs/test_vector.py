@@ -214,7 +214,7 @@ def test_every_car_matches_a_single_env_seeded_seed_plus_i():
 def test_round_robin_starts_spread_the_batch_and_lighting_follows_seed_plus_i():
     venv = make_vec_env(4, track="loop", lighting="random", seed=9)
     venv.reset()
-    assert np.allclose(venv.sim.start_ndist, [0.0, 0.05, 0.10, 0.15])
+    assert np.allclose(venv.sim.state.start_ndist, [0.0, 0.05, 0.10, 0.15])
     for i in range(4):
         env = racerl.make_env(track="loop", lighting="random", seed=9 + i)
         env.reset()

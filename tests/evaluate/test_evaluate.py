@@ -113,9 +113,9 @@ def test_a_failed_save_leaves_no_half_evaluation(tmp_path, monkeypatch):
 def test_video_shows_camera_and_track_at_the_control_rate(tmp_path):
     run = evaluate(ScriptedDriver("centerline", 2.5), EvalSettings(track="loop", trials=2),
                    keep_frames=True)
-    steps = sum(len(f) for f in run.frames)
+    steps = sum(len(p.frames) for p in run.trajectories)
     assert steps == len(run.rows) + 2  # each trial: the start frame plus one per step
-    mp4 = write_video(run, load_track("loop"), tmp_path / "lap.mp4")
+    mp4 = write_video(run.driver, run.trajectories, load_track("loop"), tmp_path / "lap.mp4")
     reader = imageio.get_reader(mp4)
     assert reader.get_meta_data()["fps"] == 15
     frames = [f for f in reader]
@@ -124,7 +124,7 @@ def test_video_shows_camera_and_track_at_the_control_rate(tmp_path):
     assert middle.shape[0] % 16 == 0 and middle.shape[1] % 16 == 0
     left, right = middle[:, :480], middle[:, 480:]
     assert left[60:400].std() > 10 and right.std() > 10  # a camera image and a track map
-    gif = write_video(run, load_track("loop"), tmp_path / "lap.gif")
+    gif = write_video(run.driver, run.trajectories, load_track("loop"), tmp_path / "lap.gif")
     assert Image.open(gif).n_frames == steps
 
 

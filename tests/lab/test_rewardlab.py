@@ -10,7 +10,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from racerl.cli import app
-from racerl.drive.behaviours import BEHAVIOURS, Drive
+from racerl.drive.behaviours import BEHAVIOURS
+from racerl.drive.rollout import Episode
 from racerl.lab.lab import rank, row_of, run_lab
 from racerl.reward.function import load_reward_function
 from racerl.track.catalog import load_track
@@ -98,11 +99,14 @@ def test_negative_pay_for_driving_makes_stopping_the_best_deal():
 
 
 def test_per_lap_is_normalised_by_progress():
-    drive = Drive(BEHAVIOURS[0], status="off_track", progress=50.0, rewards=[1.0] * 30)
-    row = row_of(drive)
+    def episode(progress: float, run_steps: int) -> Episode:  # reward 1 on every RUN step
+        return Episode(1, "off_track", progress, run_steps + 1, None, (run_steps + 1) / 15,
+                       total_reward=float(run_steps))
+
+    row = row_of(BEHAVIOURS[0], episode(50.0, 30))
     assert row.per_lap == pytest.approx(60.0)
     assert row.per_second == pytest.approx(15.0)
-    short = row_of(Drive(BEHAVIOURS[0], status="off_track", progress=3.0, rewards=[1.0] * 5))
+    short = row_of(BEHAVIOURS[0], episode(3.0, 5))
     assert short.per_lap is None  # a few steps are not extrapolated to a lap
     assert [r.per_lap for r in rank([short, row])] == [60.0, None]
 

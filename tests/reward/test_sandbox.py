@@ -25,7 +25,7 @@ def write(tmp_path, body: str, name: str = "reward.py"):
 
 def call_once(path, **limits):
     with load_sandboxed(path, **limits) as sandbox:
-        return sandbox.call_batch([sandbox.instance()], [dict(PARAMS)])[0]
+        return sandbox.score([sandbox.instance()], [dict(PARAMS)])[0]
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -86,7 +86,7 @@ def test_scratch_files_stay_in_a_folder_that_is_removed(tmp_path):
             "    open('scratch.txt', 'w').write('x')\n    return float(len(os.getcwd()))\n")
     sandbox = load_sandboxed(write(tmp_path, body))
     scratch = sandbox._dir
-    sandbox.call_batch([sandbox.instance()], [dict(PARAMS)])
+    sandbox.score([sandbox.instance()], [dict(PARAMS)])
     assert (scratch / "scratch.txt").is_file()
     sandbox.close()
     assert not scratch.exists()
@@ -98,10 +98,10 @@ def test_an_endless_loop_is_stopped_and_the_sandbox_refuses_more(tmp_path):
     with load_sandboxed(path, call_timeout=0.3) as sandbox:
         car = sandbox.instance()
         with pytest.raises(RewardFunctionError, match="did not return within") as first:
-            sandbox.call_batch([car], [dict(PARAMS)])
+            sandbox.score([car], [dict(PARAMS)])
         assert first.value.fatal
         with pytest.raises(RewardFunctionError) as second:
-            sandbox.call_batch([car], [dict(PARAMS)])
+            sandbox.score([car], [dict(PARAMS)])
         assert second.value is first.value
 
 
@@ -118,8 +118,8 @@ def test_an_ordinary_error_leaves_the_worker_running(tmp_path):
     with load_sandboxed(write(tmp_path, body)) as sandbox:
         car = sandbox.instance()
         with pytest.raises(RewardFunctionError, match="late"):
-            sandbox.call_batch([car], [dict(PARAMS, progress=60.0)])
-        assert sandbox.call_batch([car, car], [dict(PARAMS, progress=3.0), dict(PARAMS)]) \
+            sandbox.score([car], [dict(PARAMS, progress=60.0)])
+        assert sandbox.score([car, car], [dict(PARAMS, progress=3.0), dict(PARAMS)]) \
             == [3.0, 1.0]
 
 
@@ -128,7 +128,7 @@ def test_each_car_has_its_own_module_state(tmp_path):
            "    return float(count[0])\n"
     with load_sandboxed(write(tmp_path, body)) as sandbox:
         a, b = sandbox.instance(), sandbox.instance()
-        assert sandbox.call_batch([a, a, b], [PARAMS] * 3) == [1.0, 2.0, 1.0]
+        assert sandbox.score([a, a, b], [PARAMS] * 3) == [1.0, 2.0, 1.0]
 
 
 def test_the_simulator_gets_the_same_rewards_through_the_sandbox():

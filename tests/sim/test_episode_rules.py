@@ -157,7 +157,7 @@ def test_driving_off_the_road_ends_the_episode(circle):
 def test_reversed_after_15_steps_of_falling_progress(circle):
     sim = BatchSim(circle, 1, start="line")
     sim.reset([0], start_ndist=0.5)
-    sim.car.yaw[0] += math.pi  # turned round on the start point
+    sim.place([0], [[sim.car.x[0], sim.car.y[0]]], [sim.car.yaw[0] + math.pi])  # turned round
     driver = PurePursuitDriver(circle.reverse(), speed=1.0)
     results = []
     while not results or not results[-1].terminated[0]:
@@ -260,7 +260,7 @@ def test_round_robin_starts_are_5_percent_apart(circle):
     starts = []
     for _ in range(25):
         sim.reset([0])
-        starts.append(float(sim.start_ndist[0]))
+        starts.append(float(sim.state.start_ndist[0]))
     assert starts[0] == 0.0  # episode 0 starts at START_POSITION_OFFSET (default 0)
     steps = [(b - a) % 1.0 for a, b in itertools.pairwise(starts)]
     assert steps == pytest.approx([0.05] * 24, abs=1e-9)
@@ -271,18 +271,18 @@ def test_round_robin_starts_are_5_percent_apart(circle):
 def test_round_robin_start_offset_and_several_cars(circle):
     sim = BatchSim(circle, 3, start="round_robin", start_offset=0.1)
     sim.reset()
-    before = sim.start_ndist.copy()
+    before = sim.state.start_ndist.copy()
     assert 0.1 in np.round(before, 9)
     assert len(set(np.round(before, 9))) == 3  # the cars do not all start at one point
     sim.reset()
-    assert ((sim.start_ndist - before) % 1.0).tolist() == pytest.approx([0.05] * 3, abs=1e-9)
+    assert ((sim.state.start_ndist - before) % 1.0).tolist() == pytest.approx([0.05] * 3, abs=1e-9)
 
 
 def test_start_pose_is_on_the_centre_line_facing_the_next_waypoint(circle):
     sim = BatchSim(circle, 1, start="round_robin")
     for _ in range(5):
         sim.reset([0])
-        start = float(sim.start_ndist[0])
+        start = float(sim.state.start_ndist[0])
         xy, yaw = circle.pose_at(start)
         assert [sim.car.x[0], sim.car.y[0]] == pytest.approx(np.asarray(xy).tolist(), abs=1e-12)
         assert sim.car.yaw[0] == pytest.approx(yaw, abs=1e-12)
@@ -295,7 +295,7 @@ def test_line_start_is_always_the_start_line(circle):
     sim = BatchSim(circle, 2, start="line")
     for _ in range(3):
         sim.reset()
-        assert sim.start_ndist.tolist() == [0.0, 0.0]
+        assert sim.state.start_ndist.tolist() == [0.0, 0.0]
         assert sim.car.x.tolist() == pytest.approx([R, R])
 
 

@@ -219,7 +219,7 @@ def test_progress_counts_from_the_episode_start(circle):
 def test_round_robin_starts_progress_at_zero(circle):
     sim = BatchSim(circle, 3, start="round_robin")
     results = run_steps(sim, 2, PurePursuitDriver(circle))
-    assert len(set(np.round(sim.start_ndist, 6))) == 3  # three different start points
+    assert len(set(np.round(sim.state.start_ndist, 6))) == 3  # three different start points
     for params in results[0].params:
         assert params["progress"] == pytest.approx(100 * MODEL_POINT_OFFSET / circle.length,
                                                    rel=2e-3)

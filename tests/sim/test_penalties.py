@@ -49,7 +49,7 @@ def test_off_track_resets_the_car_into_a_lane_and_freezes_it_for_the_penalty():
     assert result.status[0] == "in_progress"
     # Put back where it was: progress continues from the previous step's.
     assert result.params[0]["progress"] == pytest.approx(progress_before, abs=1.0)
-    assert sim.failures["off_track"][0] == 1 and sim.penalty_time[0] == 2.0
+    assert sim.state.off_track[0] == 1 and sim.state.penalty_time[0] == 2.0
 
 
 def test_the_reset_point_is_in_the_lane_nearer_the_car_facing_along_the_track():
@@ -71,7 +71,7 @@ def test_a_spent_reset_budget_ends_the_episode_on_the_next_failure():
     assert not first.terminated[0]
     second = straight_until(sim, "off_track")[-1]
     assert second.terminated[0]
-    assert sim.resets_used[0] == 1 and sim.failures["off_track"][0] == 1
+    assert sim.state.resets_used[0] == 1 and sim.state.off_track[0] == 1
 
 
 def test_immobilized_resets_without_a_pause_and_reversed_costs_the_off_track_penalty():
@@ -85,11 +85,8 @@ def test_immobilized_resets_without_a_pause_and_reversed_costs_the_off_track_pen
     assert "immobilized" not in statuses
     sim.reset()
     sim.step(0.0, 0.0)
-    sim.car.speed[:] = 0.0
-    for _ in range(20):  # pin the car: it moves less than 0.3 mm per frame
-        x, y = sim.car.x.copy(), sim.car.y.copy()
-        result = sim.step(0.0, 0.1)
-        sim.car.x[:], sim.car.y[:], sim.car.speed[:] = x, y, 0.0
+    for _ in range(20):  # hold the car: it moves less than 0.3 mm per frame
+        result = sim.step(0.0, 0.1, hold=[True])
         if result.status[0] == "immobilized":
             break
     assert result.status[0] == "immobilized" and not result.terminated[0]

@@ -52,7 +52,7 @@ def evaluate_command(
     if video is not None:
         from racerl.viz.video import write_video
 
-        write_video(run, load_track(settings.track), video)
+        write_video(run.driver, run.trajectories, load_track(settings.track), video)
         console.print(f"saved {video}")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from racerl.camera.front import Camera, LightingBatch
 from racerl.camera.lighting import PRESETS, sample_lighting
 from racerl.envs.actions import ActionSpace, load_action_space
-from racerl.reward.function import DEFAULT_EXAMPLE, RewardFunction, load_reward_function
+from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.vehicle import VehicleParams
@@ -77,7 +77,7 @@ class Racers:
     """N cars on one track with their observations; see the module docstring."""
 
     def __init__(self, n: int, track: str | Path | Track = DEFAULT_TRACK,
-                 reward_function: str | Path | Callable | RewardFunction | None = None,
+                 reward_function: str | Path | Callable | RewardSource | None = None,
                  action_space: str | Path | dict | ActionSpace | None = None,
                  observation: str = "camera", rgb: bool = False, frame_stack: int = 1,
                  lighting: str = "studio", start: str = "round_robin",
@@ -92,8 +92,7 @@ class Racers:
             raise ValueError(f"frame_stack must be at least 1, not {frame_stack}")
         self.n = n
         self.track = load_track(track, reverse=reverse)
-        if not hasattr(reward_function, "instance"):  # a RewardFunction or a sandbox
-            reward_function = load_reward_function(reward_function or DEFAULT_EXAMPLE)
+        reward_function = reward_source(reward_function)
         self.actions = load_action_space(action_space)
         self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,
                             start=start, max_steps=max_steps, rules=rules)
@@ -123,17 +122,17 @@ class Racers:
               start_ndist: float | None = None) -> np.ndarray:
         """Start new episodes for ``cars``; a seed restarts that car's episode sequence."""
         cars = np.asarray(cars, dtype=np.int64)
-        for k, car in enumerate(cars):
-            seed = None if seeds is None else seeds[k]
-            if seed is not None:
-                self.car_seed[car] = seed
-                self.episodes_since_seed[car] = 0
-                self.sim.episodes_started[car] = 0  # restart the round-robin starts too
-        self.sim.reset(cars, start_ndist=start_ndist)
+        seeded = np.array([seeds is not None and seeds[k] is not None
+                           for k in range(len(cars))], dtype=bool)
+        for k in np.flatnonzero(seeded):
+            self.car_seed[cars[k]] = seeds[k]
+            self.episodes_since_seed[cars[k]] = 0
+        # A seed restarts the round-robin starts too.
+        self.sim.reset(cars, start_ndist=start_ndist, restart_cycle=seeded)
         if self.camera is not None:
             self._new_lighting(cars)
         self.episodes_since_seed[cars] += 1
-        obs = self._observe(cars, fresh=True)
+        obs = self.observe(cars, fresh=True)
         return obs
 
     def _new_lighting(self, cars: np.ndarray) -> None:
@@ -161,15 +160,18 @@ class Racers:
         """Apply one action per car (ids or normalised boxes) for one camera frame."""
         return self.drive(*self.actions.to_physical(actions))
 
-    def drive(self, steering_deg: np.ndarray, speed: np.ndarray) -> BatchStep:
-        """Apply physical commands (degrees, m/s) per car, e.g. from a scripted driver."""
-        result = self.sim.step(steering_deg, speed)
-        obs = self._observe(np.arange(self.n), fresh=False)
+    def drive(self, steering_deg: np.ndarray, speed: np.ndarray,
+              hold: np.ndarray | None = None) -> BatchStep:
+        """Apply physical commands (degrees, m/s) per car, e.g. from a scripted driver;
+        ``hold`` keeps some cars standing (see :meth:`racerl.sim.batch.BatchSim.step`)."""
+        result = self.sim.step(steering_deg, speed, hold=hold)
+        obs = self.observe(np.arange(self.n), fresh=False)
         return BatchStep(obs, result.rewards, result.terminated, result.truncated,
                          result.status, result.params, result.lap_time, result.pause_duration)
 
-    def _observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
-        """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack."""
+    def observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
+        """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack (a car
+        that has just been reset or placed)."""
         if self.camera is None:
             return state_observation(self.sim)[cars]
         car = self.sim.car

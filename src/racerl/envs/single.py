@@ -87,7 +87,7 @@ class RacerEnv(gym.Env):
         start = (options or {}).get("start_ndist")
         obs = self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start)[0]
         self._trail = [(float(self.sim.car.x[0]), float(self.sim.car.y[0]))]
-        return obs, {"status": "prepare", "start_ndist": float(self.sim.start_ndist[0])}
+        return obs, {"status": "prepare", "start_ndist": float(self.sim.state.start_ndist[0])}
 
     def step(self, action):
         result = self.racers.step(np.asarray(action)[None, ...])

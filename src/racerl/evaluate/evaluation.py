@@ -19,20 +19,25 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from racerl.camera.lighting import PRESETS
+from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
+from racerl.drive.raceline import compute_raceline
+from racerl.drive.rollout import Commands, Controller, Episode, Keep, Trajectory, rollout
 from racerl.envs.actions import ActionSpace, ContinuousActions, load_action_space
-from racerl.envs.cars import Racers, state_observation
+from racerl.envs.cars import Racers
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
 from racerl.model.simtrace import trace_row
 from racerl.reward.function import DEFAULT_EXAMPLE
-from racerl.sim.batch import BatchSim
 from racerl.sim.rules import EvaluationRules
-from racerl.sim.vehicle import CONTROL_DT
+from racerl.sim.state import Status
+from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams
 from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track.geometry import Track
 
 DRIVERS = ("centerline", "raceline")
 
@@ -68,27 +73,25 @@ class EvalSettings:
                 "max_lap_time": rules.max_lap_time}
 
 
-class Driver:
-    """Chooses every car's command from its observation (a model) or its pose (scripted).
+class Driver(Protocol):
+    """Who drives an evaluation: what it must see, and the controller that drives.
 
-    ``observation`` and friends say what the driver must see; :meth:`act` returns steering
-    (degrees), speed (m/s) and the sim trace's ``action`` value per car.
+    ``observation`` (``"camera"``, ``"state"`` or ``None`` for a scripted driver), ``rgb``,
+    ``frame_stack`` and ``actions`` say how the batch must be built for it;
+    :meth:`controller` gives the :class:`~racerl.drive.rollout.Controller` for a track.
     """
 
-    label: str = "driver"
-    observation: str = "state"
-    rgb: bool = False
-    frame_stack: int = 1
-    actions: ActionSpace | None = None
+    label: str
+    observation: str | None
+    rgb: bool
+    frame_stack: int
+    actions: ActionSpace | None
 
-    def bind(self, sim: BatchSim) -> None:
-        """Called once the cars exist (scripted drivers need the track and the vehicle)."""
-
-    def act(self, obs: np.ndarray, sim: BatchSim) -> tuple[np.ndarray, np.ndarray, list]:
-        raise NotImplementedError
+    def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
+        ...
 
 
-class PolicyDriver(Driver):
+class PolicyDriver:
     """A trained policy: ``policy(obs_batch)`` returns action ids or normalised boxes."""
 
     def __init__(self, policy: Callable[[np.ndarray], np.ndarray], actions: ActionSpace,
@@ -99,21 +102,28 @@ class PolicyDriver(Driver):
         self.label = label
         self.observation, self.rgb, self.frame_stack = observation, rgb, frame_stack
 
-    def act(self, obs: np.ndarray, sim: BatchSim) -> tuple[np.ndarray, np.ndarray, list]:
+    def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
+        return self
+
+    def act(self, car: CarState, obs: np.ndarray | None) -> Commands:
         action = np.asarray(self.policy(obs))
         steering, speed = self.actions.to_physical(action)
-        if isinstance(self.actions, ContinuousActions):
-            labels = [f"[{s} {v}]" for s, v in zip(steering.tolist(), speed.tolist(),
-                                                   strict=True)]
-        else:
-            labels = [int(a) for a in np.asarray(action).reshape(-1)]
-        return steering, speed, labels
+        # A discrete action is logged by its id; a continuous one by the command itself,
+        # which the trace writer reads from the params.
+        labels = None if isinstance(self.actions, ContinuousActions) else \
+            [int(a) for a in action.reshape(-1)]
+        return Commands(steering, speed, labels)
 
 
-class ScriptedDriver(Driver):
+class ScriptedDriver:
     """Pure pursuit on the centre line at a fixed speed, or on the optimal race line at its
     speed profile (the track's physical limit): the deterministic baselines of a
     leaderboard."""
+
+    observation = None
+    rgb = False
+    frame_stack = 1
+    actions = None
 
     def __init__(self, name: str = "centerline", speed: float = 1.0):
         if name not in DRIVERS:
@@ -121,43 +131,12 @@ class ScriptedDriver(Driver):
         self.name = name
         self.speed = float(speed)
         self.label = f"{name} @ {speed:g} m/s" if name == "centerline" else name
-        self._pilot = None
 
-    def bind(self, sim: BatchSim) -> None:
-        from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
-
+    def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
         if self.name == "raceline":
-            from racerl.drive.raceline import compute_raceline
-
-            line = compute_raceline(sim.track, sim.vehicle)  # cached per track
-            self._pilot = RaceLineDriver(sim.track, line, vehicle=sim.vehicle)
-        else:
-            self._pilot = PurePursuitDriver(sim.track, speed=self.speed, vehicle=sim.vehicle)
-
-    def act(self, obs: np.ndarray, sim: BatchSim) -> tuple[np.ndarray, np.ndarray, list]:
-        steering, speed = self._pilot.act(sim.car)
-        labels = [f"[{s} {v}]" for s, v in zip(steering.tolist(), speed.tolist(), strict=True)]
-        return steering, speed, labels
-
-
-@dataclass
-class TrialResult:
-    """One trial (evaluation) or one lap (race), as DeepRacer's evaluation metrics list it."""
-
-    trial: int  # 1-based
-    status: str
-    progress: float  # completion %, 100 for a finished lap
-    steps: int
-    lap_time: float | None  # seconds including penalties, when the lap was completed
-    elapsed: float  # seconds of simulated time the trial took
-    off_track: int = 0
-    reversed: int = 0
-    immobilized: int = 0
-    penalty: float = 0.0  # seconds of penalties served
-
-    @property
-    def completed(self) -> bool:
-        return self.lap_time is not None
+            line = compute_raceline(track, vehicle)  # cached per track
+            return RaceLineDriver(track, line, vehicle=vehicle)
+        return PurePursuitDriver(track, speed=self.speed, vehicle=vehicle)
 
 
 @dataclass
@@ -176,15 +155,13 @@ class Summary:
 
 @dataclass
 class EvaluationRun:
-    """Everything one evaluation produced: results, and per trial what the car did."""
+    """Everything one evaluation produced: results, and per trial (per car) what it did."""
 
     driver: str
     settings: EvalSettings
-    trials: list[TrialResult]
+    trials: list[Episode]
     rows: list[list] = field(default_factory=list)  # sim-trace rows, in step order
-    trails: list[list[tuple[float, float, float]]] = field(default_factory=list)
-    frames: list[list[np.ndarray]] = field(default_factory=list)  # when asked for
-    timeline: list[list[tuple[float, str, float, int]]] = field(default_factory=list)
+    trajectories: list[Trajectory] = field(default_factory=list)
 
     def summary(self) -> Summary:
         laps = [t.lap_time for t in self.trials if t.lap_time is not None]
@@ -204,86 +181,40 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
     """Drive the evaluation; ``keep_frames`` keeps the camera frames (for a video), which
     renders them even for a driver that does not need them."""
     see_camera = driver.observation == "camera" or keep_frames
-    observation = "camera" if see_camera else "state"
     cars = 1 if settings.continuous else settings.trials
     rules = settings.rules
     max_steps = int(np.ceil(rules.max_lap_time / CONTROL_DT * rules.laps)) + 2
     racers = Racers(cars, track=settings.track, reward_function=DEFAULT_EXAMPLE,
-                    action_space=driver.actions, observation=observation, rgb=driver.rgb,
+                    action_space=driver.actions,
+                    observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
                     start="line", rules=rules, max_steps=max_steps)
-    sim = racers.sim
-    driver.bind(sim)
-    obs = racers.reset(np.arange(cars), seeds=[settings.seed + i for i in range(cars)])
-    run = EvaluationRun(driver.label, settings, [])
-    run.trails = [[_pose(sim, i)] for i in range(cars)]
-    run.frames = [[_frame(obs, i)] if keep_frames else [] for i in range(cars)]
-    run.timeline = [[(0.0, "prepare", 0.0, 0)] for _ in range(cars)]
-    rows: list[list[list]] = [[] for _ in range(cars)]
-    done = np.zeros(cars, dtype=bool)
-    marks = [_Marks() for _ in range(cars)]
-    while not done.all():
-        policy_obs = obs if driver.observation == observation else state_observation(sim)
-        steering, speed, labels = driver.act(policy_obs, sim)
-        step = racers.drive(steering, speed)
-        obs = step.obs
-        for i in np.flatnonzero(~done):
-            status = step.status[i]
-            finished = bool(step.terminated[i] or step.truncated[i])
-            # The trace's episode: trials (or, in a race, laps) finished before this step.
-            episode = (int(sim.laps_done[i]) - (status == "lap_complete")
-                       if settings.continuous else int(i))
-            rows[i].append(trace_row(episode, step.params[i], labels[i],
-                                     float(step.rewards[i]), finished, status,
-                                     float(step.pause_duration[i])))
-            run.trails[i].append(_pose(sim, i))
-            clock = (float(step.lap_time[i]) if status == "lap_complete"
-                     else float(sim.steps[i] - sim.lap_start[i]) * CONTROL_DT)
-            run.timeline[i].append((clock, status, float(step.pause_duration[i]),
-                                    int(sim.failures["off_track"][i])))
-            if keep_frames:
-                run.frames[i].append(_frame(obs, i))
-            number = len(run.trials) + 1 if settings.continuous else int(i) + 1
-            if status == "lap_complete":
-                run.trials.append(marks[i].close(number, sim, i, status, 100.0,
-                                                 float(step.lap_time[i])))
-            elif finished:
-                progress = float(step.params[i]["progress"])
-                run.trials.append(marks[i].close(number, sim, i, status, progress, None))
-            done[i] = finished
-    run.rows = [row for per_car in rows for row in per_car]
-    if not settings.continuous:
-        run.trials.sort(key=lambda t: t.trial)
-    return run
+    result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
+                     seeds=[settings.seed + i for i in range(cars)],
+                     keep=Keep(trajectory=True, frames=keep_frames, params=True))
+    rows = [row for car, path in enumerate(result.trajectories)
+            for row in trace_rows(path, None if settings.continuous else car)]
+    return EvaluationRun(driver.label, settings, result.episodes, rows, result.trajectories)
 
 
-class _Marks:
-    """Counters at the start of the current lap, so a race reports each lap's own."""
-
-    def __init__(self):
-        self.steps = 0
-        self.counts = {"off_track": 0, "reversed": 0, "immobilized": 0}
-        self.penalty = 0.0
-
-    def close(self, number: int, sim: BatchSim, i: int, status: str, progress: float,
-              lap_time: float | None) -> TrialResult:
-        counts = {k: int(sim.failures[k][i]) for k in self.counts}
-        steps, penalty = int(sim.steps[i]), float(sim.penalty_time[i])
-        result = TrialResult(number, status, progress, steps - self.steps, lap_time,
-                             (steps - self.steps) * CONTROL_DT,
-                             penalty=penalty - self.penalty,
-                             **{k: counts[k] - self.counts[k] for k in counts})
-        self.steps, self.counts, self.penalty = steps, counts, penalty
-        return result
+def trace_rows(path: Trajectory, episode: int | None) -> list[list]:
+    """Sim-trace rows of one car's steps; ``episode`` numbers them, or (None, a race) each
+    lap is an episode of its own."""
+    rows, laps = [], 0
+    last = len(path.status) - 1
+    for k, (status, params) in enumerate(zip(path.status, path.params, strict=True)):
+        label = path.labels[k]
+        if label is None:
+            label = action_label(params["steering_angle"], params["speed"])
+        rows.append(trace_row(laps if episode is None else episode, params, label,
+                              path.rewards[k], k == last, status, path.pause[k]))
+        laps += status == Status.LAP_COMPLETE
+    return rows
 
 
-def _pose(sim: BatchSim, i: int) -> tuple[float, float, float]:
-    return float(sim.car.x[i]), float(sim.car.y[i]), float(sim.car.yaw[i])
-
-
-def _frame(obs: np.ndarray, i: int) -> np.ndarray:
-    """Car ``i``'s newest camera frame (the last channel of a frame stack)."""
-    return obs[i, :, :, -1]
+def action_label(steering: float, speed: float) -> str:
+    """A continuous (or scripted) command as the trace's ``action``: "[steering speed]"."""
+    return f"[{steering} {speed}]"
 
 
 @dataclass
@@ -339,19 +270,15 @@ def with_rules(settings: EvalSettings, **changes) -> EvalSettings:
 
 
 def run_trials(policy: Callable[[np.ndarray], object], env, trials: int = 3,
-               seed: int = 0) -> list[TrialResult]:
-    """Drive ``trials`` single-car episodes of a ready ``env`` with ``policy(obs)``, under
-    the env's own (training) rules; for quick checks of policies outside a model folder."""
+               seed: int = 0) -> list[Episode]:
+    """Drive ``trials`` single-car episodes of a ready ``env`` with ``policy(obs)`` (one
+    observation at a time), under the env's own (training) rules; for quick checks of
+    policies outside a model folder."""
+    racers = env.racers
+    driver = PolicyDriver(lambda batch: np.stack([np.asarray(policy(o)) for o in batch]),
+                          racers.actions, "policy", observation=racers.observation)
     results = []
     for k in range(trials):
-        obs, _ = env.reset(seed=seed + k)
-        steps = 0
-        while True:
-            obs, _, terminated, truncated, info = env.step(policy(obs))
-            steps += 1
-            if terminated or truncated:
-                break
-        lap = info.get("lap_time")
-        results.append(TrialResult(k + 1, info["status"], float(info["progress"]),
-                                   int(info["steps"]), lap, steps * CONTROL_DT))
+        episode = rollout(racers, driver, seeds=[seed + k]).episodes[0]
+        results.append(replace(episode, trial=k + 1))
     return results

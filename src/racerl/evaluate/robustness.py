@@ -37,7 +37,7 @@ def robustness(driver: Driver, settings: EvalSettings,
     results = []
     for preset in presets:
         run = evaluate(driver, replace(settings, lighting=preset), keep_frames=True)
-        frames = run.frames[0]
+        frames = run.trajectories[0].frames
         results.append(PresetResult(preset, run.summary(), [t.status for t in run.trials],
                                     frames[min(SNAPSHOT_STEP, len(frames) - 1)]))
     return results

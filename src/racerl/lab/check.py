@@ -25,8 +25,7 @@ import numpy as np
 
 from racerl.drive.behaviours import BEHAVIOURS, drive_behaviours
 from racerl.errors import RewardFunctionError
-from racerl.reward.function import call_reward, load_reward_function
-from racerl.sim.params import reward_copy
+from racerl.reward.function import call_reward, load_reward_function, reward_copy
 from racerl.track.geometry import Track
 
 MAX_CALLS_PER_DRIVE = 300  # evenly spaced steps of each drive, first and last included
@@ -93,9 +92,7 @@ def check_reward(source: str | Path | Callable, track: Track, sandbox: bool = Fa
     try:
         _exercise(reward, traces or drive_traces(track), report, call_timeout)
     finally:
-        close = getattr(reward, "close", None)
-        if close is not None:
-            close()
+        reward.close()
     return report
 
 
@@ -139,11 +136,10 @@ def _exercise(reward, traces: list[Trace], report: CheckReport, call_timeout: fl
             try:
                 value, seconds = _timed_call(func, params, reward.label, alarm)
             except RewardFunctionError as exc:
-                if getattr(exc, "fatal", False):  # a hang or a dead sandbox: stop here
+                if exc.fatal:  # a hang or a dead sandbox: stop here
                     report.error(f"while {trace.label}: {exc}")
                     return
-                first_line = str(exc).splitlines()[0].split(" failed at step ")[-1]
-                key = first_line.split(": it ", 1)[-1]
+                key = exc.problem or str(exc)
                 if key not in seen_errors:
                     seen_errors.add(key)
                     report.error(f"while {trace.label}: {exc}")
@@ -181,11 +177,10 @@ def _timed_call(func, params: dict, label: str, timeout: float) -> tuple[float, 
     try:
         value = call_reward(func, copy, label)
     except _CallTimeout:
-        error = RewardFunctionError(
+        raise RewardFunctionError(
             f"{label} did not return within {timeout:g} s at step {params['steps']:g} "
-            "(an endless loop?)", params=params, step=params["steps"])
-        error.fatal = True
-        raise error from None
+            "(an endless loop?)", params=params, step=params["steps"],
+            problem=f"did not return within {timeout:g} s", fatal=True) from None
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)

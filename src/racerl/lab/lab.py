@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racerl.drive.behaviours import BEHAVIOURS, Drive, drive_behaviours
-from racerl.reward.function import RewardFunction
-from racerl.sim.vehicle import VehicleParams
+from racerl.drive.behaviours import BEHAVIOURS, Behaviour, Drive, drive_behaviours
+from racerl.drive.rollout import Episode
+from racerl.reward.protocol import RewardSource
+from racerl.sim.vehicle import CONTROL_DT, VehicleParams
 from racerl.track.geometry import Track
 
 MIN_PROGRESS = 25.0  # percent of a lap below which no per-lap figure is given
@@ -73,14 +74,15 @@ class LabReport:
                 "ranking": [r.as_dict() for r in self.rows], "warnings": self.warnings}
 
 
-def row_of(drive: Drive) -> Row:
-    b = drive.behaviour
-    total = drive.total
-    per_lap = total / (drive.progress / 100.0) if drive.progress >= MIN_PROGRESS else None
-    per_second = total / drive.seconds if drive.steps else None
-    lap_time = drive.seconds + 1 / 15 if drive.status == "lap_complete" else None
-    return Row(b.key, b.label, b.good, drive.status, drive.progress, drive.steps, total,
-               per_lap, per_second, lap_time)
+def row_of(behaviour: Behaviour, episode: Episode) -> Row:
+    """The lab's figures for one behaviour's episode; the lap time is the simulator's."""
+    total = episode.total_reward
+    progress = episode.progress
+    per_lap = total / (progress / 100.0) if progress >= MIN_PROGRESS else None
+    driving = (episode.steps - 1) * CONTROL_DT  # the PREPARE step does not drive
+    per_second = total / driving if driving > 0 else None
+    return Row(behaviour.key, behaviour.label, behaviour.good, episode.status, progress,
+               episode.steps, total, per_lap, per_second, episode.lap_time)
 
 
 def rank(rows: list[Row]) -> list[Row]:
@@ -90,12 +92,12 @@ def rank(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=key)
 
 
-def run_lab(track: Track, reward: RewardFunction, vehicle: VehicleParams | None = None,
+def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = None,
             max_steps: int | None = None) -> LabReport:
     """Drive every behaviour with ``reward`` on ``track`` and judge what it pays for."""
     kwargs = {"max_steps": max_steps} if max_steps else {}
     drives = drive_behaviours(track, reward, BEHAVIOURS, vehicle, **kwargs)
-    rows = [row_of(d) for d in drives]
+    rows = [row_of(d.behaviour, d.episode) for d in drives]
     return LabReport(track.name, reward.label, rank(rows), find_warnings(rows),
                      {d.behaviour.key: d for d in drives})
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -61,6 +61,15 @@ class RewardFunction:
                                       "'reward_function(params)'")
         _check_signature(func, self.label)
         return func
+
+    def score(self, instances: Sequence[Callable[[dict], object]],
+              params: Sequence[dict]) -> list[float]:
+        """Each instance called on a deep copy of its params, judged by DeepRacer's rules."""
+        return [call_reward(func, reward_copy(p), self.label)
+                for func, p in zip(instances, params, strict=True)]
+
+    def close(self) -> None:
+        """Nothing to release: the code runs in this process."""
 
 
 def load_reward_function(source: str | Path | Callable) -> RewardFunction:
@@ -137,7 +146,8 @@ def call_reward(func: Callable, params: dict, label: str) -> float:
 def _error(label: str, params: dict, what: str) -> RewardFunctionError:
     step = params.get("steps")
     return RewardFunctionError(f"{label} failed at step {step}: it {what}.\n"
-                               f"params: {format_params(params)}", params=params, step=step)
+                               f"params: {format_params(params)}", params=params, step=step,
+                               problem=what)
 
 
 def format_params(params: dict) -> str:
@@ -149,3 +159,19 @@ def format_params(params: dict) -> str:
         else:
             parts.append(f"{key!r}: {value!r}")
     return "{" + ", ".join(parts) + "}"
+
+
+LIST_KEYS = ("waypoints", "closest_waypoints", "closest_objects", "objects_left_of_center",
+             "objects_distance", "objects_distance_from_center", "objects_heading",
+             "objects_speed")
+
+
+def reward_copy(params: dict) -> dict:
+    """The copy a reward function gets: DeepRacer passes a deep copy, so mutating it changes
+    nothing. Scalars and tuples are immutable, so copying the lists (and the point lists in
+    ``objects_location``) is a full deep copy, and much cheaper than ``copy.deepcopy``."""
+    out = params.copy()
+    for key in LIST_KEYS:
+        out[key] = list(params[key])
+    out["objects_location"] = [list(p) for p in params["objects_location"]]
+    return out

@@ -11,8 +11,9 @@ runs it in a worker process (:mod:`racerl.reward.sandbox_worker`) with
 * a fresh temporary folder as working directory and the only place it may write (scratch
   files of libraries), removed when the sandbox closes.
 
-It is a drop-in for :class:`~racerl.reward.function.RewardFunction`: ``instance()`` gives each car
-its own module copy inside the worker, and :meth:`SandboxedReward.call_batch` sends the
+It is a :class:`~racerl.reward.protocol.RewardSource`, like
+:class:`~racerl.reward.function.RewardFunction`: ``instance()`` gives each car
+its own module copy inside the worker, and :meth:`SandboxedReward.score` sends the
 params of all cars of one simulator step in one round trip, which is what
 :class:`~racerl.sim.batch.BatchSim` uses. Values are judged by DeepRacer's rules in this process
 (:func:`racerl.reward.function.call_reward`), so errors read exactly as they do without the sandbox.
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from racerl.errors import RewardFunctionError
@@ -94,7 +95,7 @@ class SandboxedReward:
             raise RewardFunctionError(f"{self.path}: {reply[1]}")
         return handle
 
-    def call_batch(self, instances: list[_Instance], params: list[dict]) -> list[float]:
+    def score(self, instances: Sequence[_Instance], params: Sequence[dict]) -> list[float]:
         """One round trip for many calls; returns floats checked by DeepRacer's rules."""
         if not instances:
             return []
@@ -158,8 +159,7 @@ class SandboxedReward:
         where = f" at step {step:g}" if step is not None else ""
         detail = f"\nparams: {format_params(params)}" if params else ""
         error = RewardFunctionError(f"{self.label}{where}: it {what}.{detail}", params=params,
-                                    step=step)
-        error.fatal = True
+                                    step=step, problem=what, fatal=True)
         self._fatal = error
         self._kill()
         return error
@@ -202,7 +202,7 @@ class _Instance:
         self.id = ident
 
     def __call__(self, params: dict) -> float:
-        return self.sandbox.call_batch([self], [params])[0]
+        return self.sandbox.score([self], [params])[0]
 
 
 class _Replay:

@@ -63,22 +63,6 @@ def build_params(batch: ParamsBatch, waypoints: list[tuple[float, float]],
            width, closest, left, off, crashed, sim_time) in rows]
 
 
-LIST_KEYS = ("waypoints", "closest_waypoints", "closest_objects", "objects_left_of_center",
-             "objects_distance", "objects_distance_from_center", "objects_heading",
-             "objects_speed")
-
-
-def reward_copy(params: dict) -> dict:
-    """The copy a reward function gets: DeepRacer passes a deep copy, so mutating it changes
-    nothing. Scalars and tuples are immutable, so copying the lists (and the point lists in
-    ``objects_location``) is a full deep copy, and much cheaper than ``copy.deepcopy``."""
-    out = params.copy()
-    for key in LIST_KEYS:
-        out[key] = list(params[key])
-    out["objects_location"] = [list(p) for p in params["objects_location"]]
-    return out
-
-
 def as_pylist(values: np.ndarray) -> list:
     """NumPy array to a list of Python scalars (bool, int, float)."""
     return np.asarray(values).tolist()

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from racerl.sim.state import Status
 from racerl.track.geometry import Track
-
-PENALISED = ("off_track", "reversed", "immobilized")
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,14 @@ class EvaluationRules:
             raise ValueError(f"max_lap_time must be positive, not {self.max_lap_time}")
 
     def penalty(self, status: str) -> float:
-        """Seconds of penalty for a failure ``status`` (one of :data:`PENALISED`)."""
-        if status == "off_track":
+        """Seconds of penalty for a failure ``status``, one of
+        :data:`racerl.sim.state.PENALISED`."""
+        if status == Status.OFF_TRACK:
             return self.off_track_penalty
-        if status == "reversed":
+        if status == Status.REVERSED:
             return (self.off_track_penalty if self.reversed_penalty is None
                     else self.reversed_penalty)
-        if status == "immobilized":
+        if status == Status.IMMOBILIZED:
             return self.immobilized_penalty
         raise ValueError(f"no penalty for status {status!r}")
 

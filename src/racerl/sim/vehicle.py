@@ -83,6 +83,11 @@ class CarState:
     def zeros(cls, n: int) -> CarState:
         return cls(*(np.zeros(n) for _ in range(5)))
 
+    def take(self, cars: np.ndarray) -> CarState:
+        """A copy of the given cars' state (a sub-batch for one controller)."""
+        return CarState(self.x[cars], self.y[cars], self.yaw[cars], self.speed[cars],
+                        self.steering[cars])
+
     def model_point(self) -> np.ndarray:
         """(N, 2) point the reward function calls (x, y): 0.14 m ahead of base_link."""
         return np.stack([self.x + MODEL_POINT_OFFSET * np.cos(self.yaw),

@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from racerl.camera.topdown import TopDownRenderer, caption_font
+from racerl.drive.rollout import Trajectory
 from racerl.errors import RacerlError
-from racerl.evaluate.evaluation import EvaluationRun
+from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.track.geometry import Track
 
@@ -28,25 +29,25 @@ FORMATS = (".mp4", ".gif")
 PANEL = 480  # pixels: the camera frame is shown 3x (480 x 360), the track 480 tall
 
 
-def video_frames(run: EvaluationRun, track: Track) -> Iterator[np.ndarray]:
-    """RGB frames of every trial in turn (the run must have kept its camera frames)."""
-    if not any(run.frames):
+def video_frames(driver: str, paths: list[Trajectory], track: Track) -> Iterator[np.ndarray]:
+    """RGB frames of every trial's path in turn (with their camera frames kept)."""
+    if not any(p.frames for p in paths):
         raise ValueError("the evaluation kept no camera frames (evaluate(keep_frames=True))")
     renderer = TopDownRenderer(track, size=PANEL)
     height = _multiple_of_16(max(renderer.height, 40 + 360 + 28))
     width = _multiple_of_16(PANEL + renderer.width)
     font = caption_font(16)
-    for trial, frames in enumerate(run.frames):
-        trail = np.array(run.trails[trial])
-        for k, frame in enumerate(frames):
+    for trial, path in enumerate(paths):
+        trail = np.array(path.poses)
+        for k, frame in enumerate(path.frames):
             canvas = Image.new("RGB", (width, height), (0, 0, 0))
             cam = Image.fromarray(frame).resize((PANEL, 360), Image.NEAREST).convert("RGB")
             canvas.paste(cam, (0, 40))
             top = renderer.draw(trail[k:k + 1], [trail[:k + 1, :2]])
             canvas.paste(Image.fromarray(top), (PANEL, 0))
-            clock, status, pause, off_track = run.timeline[trial][k]
+            clock, status, pause, off_track = _timer(path, k)
             draw = ImageDraw.Draw(canvas)
-            line = (f"{run.driver}  trial {trial + 1}/{len(run.frames)}  "
+            line = (f"{driver}  trial {trial + 1}/{len(paths)}  "
                     f"lap {clock:6.2f} s  off track {off_track}")
             if status == "pause":
                 line += f"  PENALTY {pause + CONTROL_DT:.1f} s left"  # counts down to 0.1
@@ -58,8 +59,16 @@ def video_frames(run: EvaluationRun, track: Track) -> Iterator[np.ndarray]:
             yield np.asarray(canvas)
 
 
-def write_video(run: EvaluationRun, track: Track, path: str | Path) -> Path:
-    """Write the evaluation video to ``path`` (.mp4 or .gif), atomically."""
+def _timer(path: Trajectory, k: int) -> tuple[float, str, float, int]:
+    """Lap clock, status, penalty left and off-track count at pose ``k`` (0: the start)."""
+    if k == 0:
+        return 0.0, Status.PREPARE, 0.0, 0
+    return path.clock[k - 1], path.status[k - 1], path.pause[k - 1], path.off_track[k - 1]
+
+
+def write_video(driver: str, paths: list[Trajectory], track: Track, path: str | Path) -> Path:
+    """Write the video of an evaluation's trials (``driver`` names who drove) to ``path``
+    (.mp4 or .gif), atomically."""
     import imageio.v2 as imageio
 
     path = Path(path)
@@ -73,12 +82,12 @@ def write_video(run: EvaluationRun, track: Track, path: str | Path) -> Path:
         if suffix == ".mp4":
             writer = imageio.get_writer(tmp, format="FFMPEG", fps=FPS, codec="libx264",
                                         quality=7, macro_block_size=16)
-            for frame in video_frames(run, track):
+            for frame in video_frames(driver, paths, track):
                 writer.append_data(frame)
         else:
             writer = imageio.get_writer(tmp, format="GIF", mode="I",
                                         duration=1000 * CONTROL_DT, loop=0)
-            for frame in video_frames(run, track):
+            for frame in video_frames(driver, paths, track):
                 half = Image.fromarray(frame).resize((frame.shape[1] // 2, frame.shape[0] // 2))
                 writer.append_data(np.asarray(half))
         writer.close()
