@@ -37,7 +37,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
 ) -> None:
     """Train a model with PPO or SAC, then drive evaluation laps."""
-    from racerl.model.config import TrainConfig, console_defaults, load_config, load_config_dict
+    from racerl.model.config import TrainConfig, layered_config
     from racerl.model.folder import model_folder
     from racerl.train.trainer import train
 
@@ -52,18 +52,8 @@ def train_command(
     cfg = None
     if not resume:
         base = model_folder(clone).config() if clone else TrainConfig()
-        settings = {**vars(base)}
-        if preset == "deepracer":
-            settings.update(console_defaults())
-        elif preset is not None:
-            raise RacerlError(f"--preset {preset!r}: the only preset is 'deepracer'")
-        if config is not None:
-            settings.update({k: v for k, v in vars(load_config(config)).items()
-                             if k in _explicit_keys(config)})
-        settings.update(overrides)
-        if reward is not None:
-            settings["reward"] = reward
-        cfg = load_config_dict(settings, "settings")
+        flags = {**overrides, "reward": reward} if reward is not None else overrides
+        cfg = layered_config(base, preset, config, flags)
         if clone and reward is None:
             reward = str(model_folder(clone).reward_path)
     live = _LiveView(minutes)
@@ -73,13 +63,6 @@ def train_command(
     console.print(f"training stopped: {result.stop_reason}; model saved in {result.folder.root}")
     if trials > 0:
         _print_trials(name, trials)
-
-
-def _explicit_keys(path: Path) -> set[str]:
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return set(data)
 
 
 class _LiveView:

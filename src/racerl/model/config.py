@@ -6,14 +6,21 @@ tuned for a first lap in minutes on a 2-core CPU, not copied from the console: t
 defaults (batch 64, 10 epochs, discount 0.99, the 3-layer CNN) are the ``deepracer`` preset
 (:func:`console_defaults`; it keeps racerl's batched rollouts). Any value can be set in a YAML file
 (``racerl train --config train.yaml``); unknown or out-of-range fields are refused with a
-message listing the valid ones.
+message listing the valid ones. :func:`layered_config` stacks a base config, a preset, a YAML
+file and command-line flags the way ``racerl train`` does.
+
+Every PPO and SAC setting the trainer hands stable-baselines3 is a field here (SB3's own
+defaults where DeepRacer's console has no such setting), so a saved ``config.yaml`` tells the
+whole story of a run. Older files without the newer fields still load: missing keys keep the
+defaults, which are the values the trainer used before they were fields.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -25,6 +32,7 @@ from racerl.reward.function import DEFAULT_EXAMPLE
 ALGORITHMS = ("ppo", "sac")
 NETWORKS = ("light", "shallow", "standard", "mlp")
 OBSERVATIONS = ("camera", "state")
+DEVICES = ("cpu", "cuda", "auto")
 
 
 class ConfigError(RacerlError):
@@ -53,10 +61,38 @@ class TrainConfig:
     """Discount of future rewards (droa console default; the simulator's own is 0.999)."""
     sac_alpha: float = 0.2
     """SAC entropy temperature, fixed (console default)."""
+    gae_lambda: float = 0.95
+    """PPO's GAE lambda, the bias/variance trade-off of advantage estimates (SB3 gae_lambda,
+    default 0.95; DeepRacer's hyperparameters.json has no such key)."""
+    clip_range: float = 0.2
+    """PPO's clipping of the probability ratio (SB3 clip_range, default 0.2; DeepRacer's
+    clipped PPO clips at 0.2 too)."""
+    value_coef: float = 0.5
+    """PPO's weight of the value loss in the total loss (SB3 vf_coef, default 0.5)."""
+    max_grad_norm: float = 0.5
+    """PPO's gradient clipping: the largest gradient norm of an update (SB3 max_grad_norm,
+    default 0.5)."""
+    buffer_size: int = 100_000
+    """SAC's replay buffer, in transitions over all cars (SB3 buffer_size, default 1000000;
+    racerl's 100000 keeps camera frames within a laptop's memory)."""
+    learning_starts: int | None = None
+    """SAC: transitions collected before the first update (SB3 learning_starts, default 100);
+    None means batch_size, so the first update has one full batch of experience."""
+    tau: float = 0.005
+    """SAC's soft update coefficient of the target networks (SB3 tau, default 0.005)."""
+    train_freq: int = 1
+    """SAC: update every this many steps of the batched simulator, i.e. every
+    n_envs x train_freq transitions (SB3 train_freq, default 1)."""
+    gradient_steps: int = 1
+    """SAC: gradient steps per update; -1 does as many as steps were just collected (SB3
+    gradient_steps, default 1)."""
     network: str = "light"
     """'light': 2x2 average pooling inside the net, then two convolutions (fast on a CPU);
     'shallow': DeepRacer's 3-layer CNN; 'standard': DeepRacer's 5-layer CNN; 'mlp' for
     observation='state'. Every CNN takes the full 160x120 camera frame."""
+    mlp_layers: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden layer widths of network 'mlp', for the policy and the value (or Q) networks alike
+    (SB3's PPO default [64, 64]; a CNN ignores it, so only 'mlp' may change it)."""
     observation: str = "camera"
     """'camera' (DeepRacer's front camera) or 'state' (a small vector; quick experiments)."""
     rgb: bool = False
@@ -85,6 +121,9 @@ class TrainConfig:
     """Seeds the simulator, lighting and the network's initial weights."""
     checkpoint_every: int = 1
     """Save a checkpoint every this many iterations (policy updates)."""
+    device: str = "cpu"
+    """Where the networks train: 'cpu' (the small networks here run fastest there), 'cuda' or
+    'auto' (cuda when available; SB3 device, default 'auto'). Evaluation always drives on CPU."""
 
     def validate(self, source: str = "config") -> TrainConfig:
         """Check every value; raise ConfigError naming ``source`` and the field."""
@@ -94,7 +133,7 @@ class TrainConfig:
         from racerl.camera.lighting import PRESETS
 
         choices = {"algorithm": ALGORITHMS, "network": NETWORKS,
-                   "observation": OBSERVATIONS, "lighting": PRESETS}
+                   "observation": OBSERVATIONS, "lighting": PRESETS, "device": DEVICES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"must be one of {', '.join(allowed)}, "
@@ -104,14 +143,22 @@ class TrainConfig:
                   "discount_factor": (0.0, 1.0), "sac_alpha": (0.0, 1.0),
                   "frame_stack": (1, 8), "n_envs": (1, 4096), "rollout_steps": (2, 100000),
                   "num_episodes_between_training": (1, 10000),
-                  "max_episode_steps": (10, 100000), "checkpoint_every": (1, 100000)}
+                  "max_episode_steps": (10, 100000), "checkpoint_every": (1, 100000),
+                  # PPO: lambda is a weight in [0, 1]; a clip of 0 would forbid any policy change.
+                  "gae_lambda": (0.0, 1.0), "clip_range": (1e-3, 1.0), "value_coef": (0.0, 10.0),
+                  "max_grad_norm": (1e-3, 1e6),
+                  # SAC: tau 0 would freeze the target networks.
+                  "buffer_size": (1, 100_000_000), "tau": (1e-6, 1.0),
+                  "train_freq": (1, 100000)}
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
             kind = int if isinstance(getattr(TrainConfig, name), int) else int | float
-            if isinstance(value, bool) or not isinstance(value, kind) \
-                    or not lo <= value <= hi:
-                what = "a whole number" if kind is int else "a number"
-                raise bad(name, f"must be {what} in [{lo:g}, {hi:g}], not {value!r}")
+            _check_number(bad, name, value, kind, lo, hi)
+        if self.learning_starts is not None:
+            _check_number(bad, "learning_starts", self.learning_starts, int, 0, 1_000_000_000)
+        if self.gradient_steps != -1:
+            _check_number(bad, "gradient_steps", self.gradient_steps, int, 1, 10000,
+                          " (or -1)")
         for name in ("rgb", "normalize_reward", "sandbox_reward"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, f"must be true or false, not {getattr(self, name)!r}")
@@ -125,10 +172,22 @@ class TrainConfig:
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
             raise bad("network", f"{self.network!r} is a CNN; use 'mlp' with observation: state")
+        layers = self.mlp_layers
+        if not isinstance(layers, list) or len(layers) > 8 or not all(
+                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096
+                for n in layers):
+            raise bad("mlp_layers", f"must be a list of at most 8 whole numbers in [1, 4096] "
+                                    f"(layer widths, e.g. [64, 64]), not {layers!r}")
+        if self.network != "mlp" and layers != _default("mlp_layers"):
+            raise bad("mlp_layers", f"sets the widths of network 'mlp' only; network "
+                                    f"{self.network!r} is a CNN")
         if self.n_envs * self.rollout_steps < self.batch_size:
             raise bad("batch_size", f"{self.batch_size} exceeds one iteration's experience "
                                     f"(n_envs x rollout_steps = "
                                     f"{self.n_envs * self.rollout_steps})")
+        if self.algorithm == "sac" and self.buffer_size < self.batch_size:
+            raise bad("buffer_size", f"{self.buffer_size} cannot hold one batch "
+                                     f"(batch_size {self.batch_size})")
         return self
 
     def to_yaml(self) -> str:
@@ -139,6 +198,20 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return load_config_dict({**dataclasses.asdict(self), **changes}, "settings")
+
+
+def _check_number(bad: Callable[[str, str], ConfigError], name: str, value: object,
+                  kind: type, lo: float, hi: float, also: str = "") -> None:
+    """Refuse a value that is not a number of ``kind`` in [lo, hi] (a bool is no number)."""
+    if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
+        what = "a whole number" if kind is int else "a number"
+        raise bad(name, f"must be {what} in [{lo:g}, {hi:g}]{also}, not {value!r}")
+
+
+def _default(name: str) -> object:
+    """A field's default value (built afresh for list fields)."""
+    f = TrainConfig.__dataclass_fields__[name]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def field_names() -> list[str]:
@@ -164,22 +237,64 @@ def load_config_dict(data: object, source: str = "config") -> TrainConfig:
     return TrainConfig(**data).validate(source)
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a YAML config file (a partial one is fine: missing fields keep defaults)."""
-    path = Path(path)
+def _read_yaml(path: Path) -> object:
+    """The parsed content of a YAML file, or a ConfigError naming it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not a readable YAML file ({exc})") from None
-    return load_config_dict(data, str(path))
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML config file (a partial one is fine: missing fields keep defaults)."""
+    path = Path(path)
+    return load_config_dict(_read_yaml(path), str(path))
 
 
 def console_defaults() -> dict:
     """DeepRacer console's PPO defaults, for ``racerl train --preset deepracer``."""
     return {"batch_size": 64, "num_epochs": 10, "learning_rate": 3e-4, "entropy": 0.01,
             "discount_factor": 0.99, "network": "shallow"}
+
+
+TRAIN_PRESETS: dict[str, Callable[[], dict]] = {"deepracer": console_defaults}
+"""Named sets of settings for ``racerl train --preset NAME`` (name -> function giving them)."""
+
+
+def preset_settings(name: str) -> dict:
+    """The settings of preset ``name``; an unknown name is refused, listing the known ones."""
+    if name not in TRAIN_PRESETS:
+        known = ", ".join(repr(p) for p in TRAIN_PRESETS)
+        what = f"the only preset is {known}" if len(TRAIN_PRESETS) == 1 else f"presets: {known}"
+        raise ConfigError(f"--preset {name!r}: {what}")
+    return TRAIN_PRESETS[name]()
+
+
+def layered_config(base: TrainConfig, preset: str | None = None,
+                   yaml_path: str | Path | None = None,
+                   overrides: dict | None = None) -> TrainConfig:
+    """The settings of a run, each layer replacing what the one before set:
+    ``base`` (defaults, or a cloned model's config) -> ``preset`` -> the keys the YAML file
+    at ``yaml_path`` actually writes -> ``overrides`` (command-line flags).
+
+    Only the keys the YAML file writes count, so a short file on top of a preset changes
+    just those settings rather than resetting the rest to racerl's defaults. The file is
+    still checked on its own first (errors name the file), and the result as a whole
+    (errors name "settings").
+    """
+    settings = dataclasses.asdict(base)
+    if preset is not None:
+        settings.update(preset_settings(preset))
+    if yaml_path is not None:
+        path = Path(yaml_path)
+        data = _read_yaml(path)
+        from_file = load_config_dict(data, str(path))
+        written = set(data) if isinstance(data, dict) else set()
+        settings.update({k: v for k, v in dataclasses.asdict(from_file).items() if k in written})
+    settings.update(overrides or {})
+    return load_config_dict(settings, "settings")
 
 
 def hyperparameters_json(config: TrainConfig) -> dict:

@@ -81,8 +81,9 @@ METADATA_NETWORK = {"light": "RACERL_LIGHT_CNN",
                     "standard": "DEEP_CONVOLUTIONAL_NETWORK", "mlp": "RACERL_MLP"}
 
 
-def policy_setup(network: str) -> tuple[str, dict]:
-    """SB3 policy name and policy_kwargs for a network name of the config."""
+def policy_setup(network: str, mlp_layers: list[int]) -> tuple[str, dict]:
+    """SB3 policy name and policy_kwargs for a network name of the config (``mlp_layers``:
+    the config's hidden widths of 'mlp', for the policy and value networks alike)."""
     if network == "mlp":
-        return "MlpPolicy", {"net_arch": [64, 64]}
+        return "MlpPolicy", {"net_arch": list(mlp_layers)}
     return "CnnPolicy", {"features_extractor_class": EXTRACTORS[network], "net_arch": []}

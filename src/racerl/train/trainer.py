@@ -38,12 +38,21 @@ from racerl.model.folder import (
     save_checkpoint,
     write_metrics,
 )
-from racerl.model.simtrace import trace_row, training_trace_path, write_simtrace
+from racerl.model.simtrace import (
+    read_partial_block,
+    trace_row,
+    training_trace_path,
+    write_simtrace,
+)
 from racerl.reward.function import load_reward_function, reward_file
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.policies import policy_setup
 
 INTERRUPTED = "interrupted (Ctrl-C)"
+INFERENCE_DEVICE = "cpu"
+"""Where a loaded model drives (evaluation, export, a clone's source weights): one small
+batch per step runs fastest on the CPU, and every machine has one. Training and resuming
+use the config's ``device``."""
 
 
 @dataclass
@@ -82,7 +91,7 @@ class Recorder(BaseCallback):
         self.on_iteration = on_iteration
         self.per_file = config.num_episodes_between_training
         self.car_rows: list[list[list]] = [[] for _ in range(config.n_envs)]
-        self.block_rows = read_partial_block(folder, progress.episodes, self.per_file)
+        self.block_rows = read_partial_block(folder.root, progress.episodes, self.per_file)
         self.returns = np.zeros(config.n_envs)
         self.step_in_rollout = 0
         self.updates = 0
@@ -175,20 +184,6 @@ class Recorder(BaseCallback):
         save_checkpoint(self.folder, self.model, state, normalizer)
 
 
-def read_partial_block(folder: ModelFolder, episodes: int, per_file: int) -> list[list]:
-    """Rows of the unfinished sim-trace file a resumed run appends to (empty if none)."""
-    if episodes % per_file == 0:
-        return []
-    path = training_trace_path(folder.root, episodes // per_file)
-    if not path.is_file():
-        return []
-    import csv
-
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))[1:]
-    return [row for row in rows if int(row[0]) < episodes]
-
-
 def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
     """The SB3 view of the batched simulator for this config and loaded reward function
     (``normalizer``: saved reward scaling statistics of a resumed run)."""
@@ -207,23 +202,30 @@ def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
 
 
 def build_model(config: TrainConfig, env, log_dir: Path):
-    policy, kwargs = policy_setup(config.network)
+    """A fresh SB3 PPO or SAC model; every hyperparameter comes from ``config``."""
+    policy, kwargs = policy_setup(config.network, config.mlp_layers)
     common = {"learning_rate": config.learning_rate, "batch_size": config.batch_size,
               "gamma": config.discount_factor, "policy_kwargs": kwargs, "seed": config.seed,
-              "device": "cpu", "verbose": 0, "tensorboard_log": str(log_dir)}
+              "device": config.device, "verbose": 0, "tensorboard_log": str(log_dir)}
     if config.algorithm == "ppo":
         return PPO(policy, env, n_steps=config.rollout_steps, n_epochs=config.num_epochs,
-                   ent_coef=config.entropy, gae_lambda=0.95, clip_range=0.2, **common)
+                   ent_coef=config.entropy, gae_lambda=config.gae_lambda,
+                   clip_range=config.clip_range, vf_coef=config.value_coef,
+                   max_grad_norm=config.max_grad_norm, **common)
     if not hasattr(env.action_space, "low"):
         raise RacerlError("algorithm 'sac' needs a continuous action space "
                           "(action_space_type: continuous in model_metadata.json)")
-    return SAC(policy, env, ent_coef=config.sac_alpha, buffer_size=100_000,
-               learning_starts=config.batch_size, **common)
+    learning_starts = (config.batch_size if config.learning_starts is None
+                       else config.learning_starts)
+    return SAC(policy, env, ent_coef=config.sac_alpha, buffer_size=config.buffer_size,
+               learning_starts=learning_starts, tau=config.tau, train_freq=config.train_freq,
+               gradient_steps=config.gradient_steps, **common)
 
 
-def load_model(config: TrainConfig, path: Path, env):
+def load_model(config: TrainConfig, path: Path, env, device: str = INFERENCE_DEVICE):
+    """A saved PPO or SAC model (the algorithm from ``config``) on ``device``."""
     cls = PPO if config.algorithm == "ppo" else SAC
-    return cls.load(path, env=env, device="cpu")
+    return cls.load(path, env=env, device=device)
 
 
 @dataclass
@@ -289,7 +291,7 @@ def _run(name, config, folder, reward_source, reward_function, minutes, steps, s
     env = build_env(config, reward_function, folder.normalizer_path if resume else None)
     if resume:
         state = folder.state()
-        model = load_model(config, folder.checkpoint_path, env)
+        model = load_model(config, folder.checkpoint_path, env, device=config.device)
         metrics = folder.metrics()[: state.get("metrics_count", 0)]
         progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
                             steps=state["num_timesteps"],
