@@ -35,8 +35,10 @@ demo: setup
 	$(BIN)/racerl export demo --out $(OUT)/demo-export
 	$(BIN)/racerl drive $(OUT)/demo-export/demo.tar.gz --source sim
 
+# ruff, then the import contract of pyproject.toml: the layers of docs/architecture.md.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -q

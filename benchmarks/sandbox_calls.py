@@ -25,10 +25,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from racerl.reward.function import call_reward, load_reward_function
+from racerl.reward.function import call_reward, load_reward_function, reward_copy
 from racerl.reward.sandbox import load_sandboxed
 from racerl.sim.batch import BatchSim
-from racerl.reward.function import reward_copy
 from racerl.track.catalog import load_track
 
 BATCHES = (1, 32, 256)

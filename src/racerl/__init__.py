@@ -1,23 +1,36 @@
 """racerl: an open, local, fast re-creation of AWS DeepRacer.
 
 The public API is small: :func:`make_env` (or ``gymnasium.make("racerl/DeepRacer-v0")``
-after ``import racerl``), :func:`load_track`, :func:`load_reward_function` and
-:func:`load_action_space`. Everything else lives in its own module.
+after ``import racerl``), :func:`make_vec_env`, :func:`load_track`,
+:func:`load_reward_function` and :func:`load_action_space`. The packages follow the flow of
+data (see docs/architecture.md): track, reward, sim, camera, envs, drive, model, train, then
+evaluate, lab, edge and viz, and the command line.
+
+Importing racerl is cheap: each public name loads its module on first use, so the car
+runtime (``racerl drive`` on onnxruntime) never loads the simulator, Gymnasium or torch.
 """
 
 from __future__ import annotations
 
-import gymnasium as gym
+import importlib
 
-from racerl.envs.actions import load_action_space
-from racerl.envs.single import RacerEnv, make_env
-from racerl.envs.vector import RacerVectorEnv, make_vec_env
+from racerl.envs.registration import ENV_ID, register_with_gymnasium
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError, TrackError
-from racerl.reward.function import load_reward_function
-from racerl.track.catalog import DEFAULT_TRACK, load_track
+from racerl.track import DEFAULT_TRACK
+
+_LAZY = {
+    "RacerEnv": "racerl.envs.single",
+    "make_env": "racerl.envs.single",
+    "RacerVectorEnv": "racerl.envs.vector",
+    "make_vec_env": "racerl.envs.vector",
+    "load_track": "racerl.track.catalog",
+    "load_reward_function": "racerl.reward.function",
+    "load_action_space": "racerl.envs.actions",
+}
 
 __all__ = [
     "DEFAULT_TRACK",
+    "ENV_ID",
     "ActionSpaceError",
     "RacerEnv",
     "RacerVectorEnv",
@@ -32,7 +45,18 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-ENV_ID = "racerl/DeepRacer-v0"
-if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="racerl.envs.single:RacerEnv",
-                 vector_entry_point="racerl.envs.vector:RacerVectorEnv")
+
+def __getattr__(name: str):
+    """Load a public name's module the first time the name is used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'racerl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+register_with_gymnasium()

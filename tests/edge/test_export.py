@@ -407,6 +407,31 @@ print("HEAVY", heavy)
     assert "HEAVY []" in done.stdout, done.stdout
 
 
+def test_driving_on_frames_loads_no_simulator_or_trainer(home, tmp_path):
+    """`racerl drive` on camera frames, through the real command line in a fresh process,
+    loads neither torch, stable-baselines3, Numba, Gymnasium nor shapely: `import racerl`
+    is lazy and the car runtime reads the model folder without the trainer."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(np.zeros((120, 160, 3), np.uint8)).save(folder / "a.png")
+    script = f"""
+import sys
+from typer.testing import CliRunner
+from racerl.cli import app
+for args in (["drive", "cam", "--source", {str(folder)!r}],
+             ["drive", "cam", "--source", {str(folder)!r}, "--runtime", "openvino"]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+loaded = sorted({{m.split(".")[0] for m in sys.modules}}
+                & {{"torch", "stable_baselines3", "numba", "gymnasium", "shapely"}})
+print("LOADED", loaded)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "RACERL_HOME": str(home)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
+
+
 @pytest.mark.slow
 def test_colour_and_stacked_frames_keep_their_channel_order(tmp_path, monkeypatch):
     """RGB x 2 stacked frames: 6 channels, newest last, in the same order as SB3 sees them."""

@@ -29,12 +29,12 @@ import numpy as np
 from PIL import Image
 
 from racerl.camera.lighting import MAX_PATCHES, Lighting
+from racerl.camera.pixels import FRAME_HEIGHT, FRAME_WIDTH, LUMA_ARRAY
 from racerl.camera.topdown import paint_track
 from racerl.track.geometry import Track
 
 WALL = (168, 176, 186)
 SKY = (214, 226, 238)
-LUMA_ARRAY = np.array([0.2989, 0.5870, 0.1140])  # DeepRacer's grey conversion
 MIP_LEVELS = 5
 
 
@@ -42,8 +42,8 @@ MIP_LEVELS = 5
 class CameraSpec:
     """Camera geometry and output format."""
 
-    width: int = 160
-    height: int = 120
+    width: int = FRAME_WIDTH
+    height: int = FRAME_HEIGHT
     hfov: float = 1.13  # radians, horizontal
     mount_forward: float = 0.145  # metres ahead of base_link
     mount_height: float = 0.130  # metres above the floor

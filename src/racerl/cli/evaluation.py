@@ -19,7 +19,6 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
-from racerl.track.catalog import load_track
 
 
 @app.command("evaluate")
@@ -38,6 +37,7 @@ def evaluate_command(
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
     from racerl.evaluate.evaluation import EvalSettings, EvaluationRules, evaluate
     from racerl.evaluate.records import save_evaluation
+    from racerl.track.catalog import load_track
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
         raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
@@ -124,6 +124,7 @@ def plot(
 
 def _plot_evaluation(root: Path, out: Path | None) -> None:
     from racerl.evaluate.records import latest_evaluation, load_summary, read_trace
+    from racerl.track.catalog import load_track
     from racerl.viz.charts import evaluation_chart
 
     found = latest_evaluation(root)

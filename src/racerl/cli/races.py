@@ -16,7 +16,7 @@ from racerl.cli.common import (
     seconds,
     user_errors,
 )
-from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track import DEFAULT_TRACK
 
 race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
 app.add_typer(race_app, name="race")

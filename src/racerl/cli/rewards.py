@@ -12,7 +12,7 @@ from racerl.cli.common import (
     console,
     user_errors,
 )
-from racerl.track.catalog import DEFAULT_TRACK, load_track
+from racerl.track import DEFAULT_TRACK
 
 reward_app = typer.Typer(help="Check a reward function and see what it pays for.",
                          no_args_is_help=True)
@@ -29,6 +29,7 @@ def reward_check(
 ) -> None:
     """Load the function and call it on real drives: errors, suspicious values, speed."""
     from racerl.lab.check import check_reward
+    from racerl.track.catalog import load_track
 
     report = check_reward(reward, load_track(track), sandbox=sandbox)
     for finding in report.findings:
@@ -61,6 +62,7 @@ def reward_lab(
     from racerl.camera.topdown import save_png
     from racerl.lab.lab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
     from racerl.reward.function import load_reward_function
+    from racerl.track.catalog import load_track
 
     the_track = load_track(track)
     if sandbox:
@@ -101,6 +103,7 @@ def raceline(
     from racerl.camera.topdown import save_png
     from racerl.drive.pursuit import drive_raceline_lap
     from racerl.drive.raceline import compute_raceline, raceline_picture, save_csv, save_npy
+    from racerl.track.catalog import load_track
 
     the_track = load_track(track)
     line = compute_raceline(the_track)

@@ -15,7 +15,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
-from racerl.track.catalog import DEFAULT_TRACK, add_tracks, load_track, track_index
+from racerl.track import DEFAULT_TRACK
 
 tracks_app = typer.Typer(help="List, add and create tracks.", invoke_without_command=True)
 app.add_typer(tracks_app, name="tracks")
@@ -25,6 +25,8 @@ app.add_typer(tracks_app, name="tracks")
 @user_errors
 def tracks_list(ctx: typer.Context) -> None:
     """Show every track found: built-in, DeepRacer's (when added) and your own."""
+    from racerl.track.catalog import track_index
+
     if ctx.invoked_subcommand is not None:
         return
     rows, broken = track_index()
@@ -45,6 +47,8 @@ def tracks_list(ctx: typer.Context) -> None:
 @user_errors
 def tracks_add(sources: list[Path] = typer.Argument(..., help=".npy files or folders")) -> None:
     """Copy track files (e.g. DeepRacer's route folder) into the racerl home."""
+    from racerl.track.catalog import add_tracks
+
     written = add_tracks(sources)
     console.print(f"added {len(written)} track(s) to {written[0].parent}" if written
                   else "nothing added")
@@ -97,6 +101,7 @@ def view(
 ) -> None:
     """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
     from racerl.camera.lighting import PRESETS
+    from racerl.track.catalog import load_track
 
     course = load_track(track, reverse=reverse)
     if lighting not in PRESETS:

@@ -13,7 +13,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
-from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track import DEFAULT_TRACK
 
 
 @app.command("train")

@@ -41,7 +41,6 @@ from torch import nn
 from racerl.atomic import atomic_write
 from racerl.edge.runtime import (
     CONTRACT_FILE,
-    EXPORT_DIR,
     FORMAT,
     FORMAT_VERSION,
     IR_FILES,
@@ -116,7 +115,7 @@ def export_model(name: str, out: str | Path | None = None,
     discrete = metadata.get("action_space_type", "discrete") == "discrete"
     graph = PolicyGraph(model, config.algorithm, discrete).eval()
     contract = _contract(folder.name, config, model, discrete, openvino)
-    out = Path(out).expanduser() if out is not None else folder.root / EXPORT_DIR
+    out = Path(out).expanduser() if out is not None else folder.export_dir
     with tempfile.TemporaryDirectory(prefix="racerl-export-") as tmp:
         files = {ONNX_FILE: _to_onnx(graph, contract, Path(tmp))}
         if openvino:

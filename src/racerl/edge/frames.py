@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from racerl.camera.front import LUMA_ARRAY
+from racerl.camera.pixels import FRAME_HEIGHT as HEIGHT
+from racerl.camera.pixels import FRAME_WIDTH as WIDTH
+from racerl.camera.pixels import LUMA_ARRAY
 from racerl.errors import RacerlError
 
-WIDTH, HEIGHT = 160, 120
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from racerl.envs.actions import ActionSpace, DiscreteActions, parse_action_space
 from racerl.errors import ActionSpaceError, RacerlError
-from racerl.home import racerl_home
+from racerl.model.folder import GarageError, ModelFolder, model_folder
 
 ONNX_FILE = "model.onnx"
 IR_FILES = ("model.xml", "model.bin")
@@ -48,7 +48,6 @@ CONTRACT_FILE = "racerl_export.json"
 README_FILE = "README.md"
 BUNDLE_FILES = (ONNX_FILE, *IR_FILES, METADATA_FILE, CONTRACT_FILE, README_FILE)
 REQUIRED_FILES = (ONNX_FILE, METADATA_FILE, CONTRACT_FILE)
-EXPORT_DIR = "export"  # inside a model folder: where ``racerl export NAME`` writes by default
 FORMAT = "racerl-edge"
 FORMAT_VERSION = 1
 RUNTIMES = ("onnxruntime", "openvino")
@@ -119,14 +118,18 @@ def _resolve(target: str | Path) -> Path:
     text = str(target)
     path = Path(text).expanduser()
     if not path.exists() and "/" not in text and not text.endswith((".gz", ".tgz")):
-        path = racerl_home() / "models" / text  # a model name, as in racerl.model.folder
-        if not path.exists():
-            raise BundleError(f"{text!r} is neither a bundle, an export folder nor a model "
-                              f"(no {path})")
+        try:
+            path = model_folder(text).root  # a model name
+        except GarageError:
+            path = None
+        if path is None or not path.exists():
+            raise BundleError(f"{text!r} is neither a bundle, an export folder nor a model"
+                              + (f" (no {path})" if path is not None else ""))
     if not path.exists():
         raise BundleError(f"{path}: no such bundle or folder")
-    if path.is_dir() and not (path / CONTRACT_FILE).exists() and (path / "config.yaml").exists():
-        export = path / EXPORT_DIR
+    folder = ModelFolder(path)
+    if path.is_dir() and not (path / CONTRACT_FILE).exists() and folder.exists():
+        export = folder.export_dir
         if not (export / CONTRACT_FILE).is_file():
             raise BundleError(f"model folder {path} has no export yet ({export} missing); "
                               f"run 'racerl export {path.name}' first")

@@ -15,11 +15,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import gymnasium as gym
 import numpy as np
 
 from racerl.errors import ActionSpaceError
+
+if TYPE_CHECKING:
+    import gymnasium
 
 SPEED_RANGE = (0.1, 4.0)
 STEERING_LIMIT = 30.0
@@ -37,8 +40,10 @@ class DiscreteActions:
     def n(self) -> int:
         return len(self.steering)
 
-    def gym_space(self) -> gym.spaces.Discrete:
-        return gym.spaces.Discrete(self.n)
+    def gym_space(self) -> gymnasium.spaces.Discrete:
+        import gymnasium  # here, not above: the car runtime reads action spaces without it
+
+        return gymnasium.spaces.Discrete(self.n)
 
     def to_physical(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Action ids to (steering degrees, speed m/s) arrays."""
@@ -60,8 +65,10 @@ class ContinuousActions:
     speed_low: float
     speed_high: float
 
-    def gym_space(self) -> gym.spaces.Box:
-        return gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    def gym_space(self) -> gymnasium.spaces.Box:
+        import gymnasium
+
+        return gymnasium.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
 
     def to_physical(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised actions (..., 2), clipped to [-1, 1], to (steering, speed) arrays."""

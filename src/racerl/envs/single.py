@@ -55,7 +55,7 @@ import gymnasium as gym
 import numpy as np
 
 from racerl.envs.cars import Racers
-from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track import DEFAULT_TRACK
 
 
 class RacerEnv(gym.Env):

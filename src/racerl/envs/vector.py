@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from racerl.envs.cars import Racers
-from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track import DEFAULT_TRACK
 
 
 class RacerVectorEnv(VectorEnv):

@@ -31,12 +31,12 @@ from racerl.envs.actions import ActionSpace, ContinuousActions, load_action_spac
 from racerl.envs.cars import Racers
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
-from racerl.model.simtrace import trace_row
+from racerl.model.simtrace import action_label, trace_row
 from racerl.reward.function import DEFAULT_EXAMPLE
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams
-from racerl.track.catalog import DEFAULT_TRACK
+from racerl.track import DEFAULT_TRACK
 from racerl.track.geometry import Track
 
 DRIVERS = ("centerline", "raceline")
@@ -210,11 +210,6 @@ def trace_rows(path: Trajectory, episode: int | None) -> list[list]:
                               path.rewards[k], k == last, status, path.pause[k]))
         laps += status == Status.LAP_COMPLETE
     return rows
-
-
-def action_label(steering: float, speed: float) -> str:
-    """A continuous (or scripted) command as the trace's ``action``: "[steering speed]"."""
-    return f"[{steering} {speed}]"
 
 
 @dataclass

@@ -12,7 +12,6 @@ so a reader never sees half an evaluation and a failed one leaves nothing behind
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from pathlib import Path
 from racerl.atomic import atomic_write_json
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import EvaluationRun
-from racerl.model.simtrace import write_simtrace
+from racerl.model.simtrace import read_simtrace, write_simtrace
 
 STATUS_LABELS = {"lap_complete": "Lap complete", "off_track": "Off track",
                  "crashed": "Crashed", "immobilized": "Immobilized", "reversed": "Reversed",
@@ -111,14 +110,4 @@ def load_summary(folder: Path) -> dict:
 
 def read_trace(folder: Path) -> list[dict]:
     """The evaluation's sim-trace rows with numbers as numbers (status and action as text)."""
-    path = Path(folder) / "evaluation-simtrace" / "0-iteration.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    numeric = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "reward", "progress",
-               "closest_waypoint", "track_len", "tstamp", "pause_duration")
-    for row in rows:
-        for key in numeric:
-            row[key] = float(row[key])
-        for key in ("done", "all_wheels_on_track"):
-            row[key] = row[key] == "True"
-    return rows
+    return read_simtrace(Path(folder) / "evaluation-simtrace" / "0-iteration.csv")

@@ -33,6 +33,10 @@ ALGORITHMS = ("ppo", "sac")
 NETWORKS = ("light", "shallow", "standard", "mlp")
 OBSERVATIONS = ("camera", "state")
 DEVICES = ("cpu", "cuda", "auto")
+# The model_metadata.json "neural_network" value of each network name (reference 6).
+METADATA_NETWORK = {"light": "RACERL_LIGHT_CNN",
+                    "shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+                    "standard": "DEEP_CONVOLUTIONAL_NETWORK", "mlp": "RACERL_MLP"}
 
 
 class ConfigError(RacerlError):

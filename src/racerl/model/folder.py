@@ -30,9 +30,14 @@ from racerl.atomic import atomic_write, atomic_write_json
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
-from racerl.model.config import TrainConfig, hyperparameters_json, load_config
-from racerl.train.policies import METADATA_NETWORK
+from racerl.model.config import (
+    METADATA_NETWORK,
+    TrainConfig,
+    hyperparameters_json,
+    load_config,
+)
 
+EXPORT_DIR = "export"  # where ``racerl export NAME`` writes the car's bundle by default
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -62,6 +67,7 @@ class ModelFolder:
     state_path = property(lambda self: self.root / "checkpoints" / "state.json")
     metrics_path = property(lambda self: self.root / "training_metrics.json")
     logs_dir = property(lambda self: self.root / "logs")
+    export_dir = property(lambda self: self.root / EXPORT_DIR)
 
     def exists(self) -> bool:
         return self.config_path.is_file()

@@ -45,6 +45,12 @@ def trace_row(episode: int, params: dict, action: object, reward: float, done: b
             params["track_length"], params["sim_time"], status, pause_duration]
 
 
+def action_label(steering: float, speed: float) -> str:
+    """A continuous (or scripted) command as the trace's ``action``: "[steering speed]", the
+    values as the params report them; a discrete action is logged by its id instead."""
+    return f"[{steering} {speed}]"
+
+
 def write_simtrace(path: str | Path, rows: list[list]) -> Path:
     """Write one iteration's CSV atomically (header + rows)."""
     buffer = io.StringIO()

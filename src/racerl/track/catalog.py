@@ -15,9 +15,8 @@ from pathlib import Path
 from racerl.atomic import atomic_write
 from racerl.errors import TrackError
 from racerl.home import builtin_tracks_dir, track_search_path, user_tracks_dir
+from racerl.track import DEFAULT_TRACK
 from racerl.track.geometry import Track
-
-DEFAULT_TRACK = "loop"
 
 # Names of the 127 route files of DeepRacer's simulation application (names only, no data).
 DEEPRACER_TRACK_NAMES = frozenset((

@@ -76,10 +76,6 @@ class StandardCNN(CameraCNN):
 
 
 EXTRACTORS = {"light": LightCNN, "shallow": ShallowCNN, "standard": StandardCNN}
-METADATA_NETWORK = {"light": "RACERL_LIGHT_CNN",
-                    "shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-                    "standard": "DEEP_CONVOLUTIONAL_NETWORK", "mlp": "RACERL_MLP"}
-
 
 def policy_setup(network: str, mlp_layers: list[int]) -> tuple[str, dict]:
     """SB3 policy name and policy_kwargs for a network name of the config (``mlp_layers``:

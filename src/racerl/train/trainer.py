@@ -39,6 +39,7 @@ from racerl.model.folder import (
     write_metrics,
 )
 from racerl.model.simtrace import (
+    action_label,
     read_partial_block,
     trace_row,
     training_trace_path,
@@ -111,7 +112,7 @@ class Recorder(BaseCallback):
             self.returns[i] += reward
             action = actions[i]  # continuous: the applied (clipped, mapped) steering and speed
             action = int(action) if np.ndim(action) == 0 else \
-                f"[{params['steering_angle']} {params['speed']}]"
+                action_label(params["steering_angle"], params["speed"])
             self.car_rows[i].append(trace_row(0, params, action, reward, bool(dones[i]),
                                               info["status"]))
             if dones[i]:
@@ -280,9 +281,7 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
         return _run(name, config, folder, reward_source, reward_function, minutes, steps,
                     source, resume, on_iteration)
     finally:
-        close = getattr(reward_function, "close", None)  # the sandbox's worker process
-        if close is not None:
-            close()
+        reward_function.close()  # the sandbox's worker process, if there is one
 
 
 def _run(name, config, folder, reward_source, reward_function, minutes, steps, source,
