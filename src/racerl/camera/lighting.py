@@ -20,9 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from racerl.errors import RacerlError
+
 MAX_PATCHES = 6
 PATCH_FIELDS = 7  # centre x, centre y, radius x, radius y, angle, strength, softness
 PRESETS = ("studio", "sunny", "dim", "evening", "patchy", "random")
+
+
+class LightingError(RacerlError, ValueError):
+    """A lighting preset name that does not exist."""
+
+
+def check_lighting(preset: object, where: str = "lighting") -> str:
+    """``preset`` when it names a preset; otherwise an error naming ``where`` (a setting or
+    an option) and the presets there are. Every place that takes a preset asks here."""
+    if preset not in PRESETS:
+        raise LightingError(f"{where} {preset!r}: presets are {', '.join(PRESETS)}")
+    return preset
 
 
 @dataclass

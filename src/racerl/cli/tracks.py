@@ -100,12 +100,11 @@ def view(
     seed: int = typer.Option(0, help="seed of the lighting draw"),
 ) -> None:
     """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
-    from racerl.camera.lighting import PRESETS
+    from racerl.camera.lighting import check_lighting
     from racerl.track.catalog import load_track
 
     course = load_track(track, reverse=reverse)
-    if lighting not in PRESETS:
-        raise RacerlError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
+    check_lighting(lighting, "--lighting")
     if camera or lighting_grid:
         from racerl.camera.topdown import save_png
         from racerl.viz.views import camera_view_image, lighting_grid_image

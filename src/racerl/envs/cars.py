@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from racerl.camera.front import Camera, LightingBatch
-from racerl.camera.lighting import PRESETS, sample_lighting
+from racerl.camera.lighting import check_lighting, sample_lighting
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
@@ -86,8 +86,7 @@ class Racers:
                  rules: EvaluationRules | None = None):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
-        if lighting not in PRESETS:
-            raise ValueError(f"lighting must be one of {PRESETS}, not {lighting!r}")
+        check_lighting(lighting)
         if frame_stack < 1:
             raise ValueError(f"frame_stack must be at least 1, not {frame_stack}")
         self.n = n

@@ -55,6 +55,7 @@ import gymnasium as gym
 import numpy as np
 
 from racerl.envs.cars import Racers
+from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
 
 
@@ -87,7 +88,7 @@ class RacerEnv(gym.Env):
         start = (options or {}).get("start_ndist")
         obs = self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start)[0]
         self._trail = [(float(self.sim.car.x[0]), float(self.sim.car.y[0]))]
-        return obs, {"status": "prepare", "start_ndist": float(self.sim.state.start_ndist[0])}
+        return obs, {"status": Status.PREPARE, "start_ndist": float(self.sim.state.start_ndist[0])}
 
     def step(self, action):
         result = self.racers.step(np.asarray(action)[None, ...])
@@ -112,7 +113,7 @@ def step_info(params: dict, status: str, lap_time: float) -> dict:
     """The info dict of one car's step."""
     info = {"params": params, "status": status, "progress": params["progress"],
             "steps": params["steps"]}
-    if status == "lap_complete":
+    if status == Status.LAP_COMPLETE:
         info["lap_time"] = lap_time
     return info
 

@@ -21,6 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from racerl.envs.cars import Racers
+from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
 
 
@@ -54,7 +55,7 @@ class RacerVectorEnv(VectorEnv):
             seed = [seed + i for i in range(self.num_envs)]
         start = (options or {}).get("start_ndist")
         obs = self.racers.reset(np.arange(self.num_envs), seeds=seed, start_ndist=start)
-        info = {"status": np.full(self.num_envs, "prepare", dtype=object),
+        info = {"status": np.full(self.num_envs, Status.PREPARE, dtype=object),
                 "_status": np.ones(self.num_envs, dtype=bool)}
         return obs, info
 
@@ -83,7 +84,7 @@ def _batch_info(params: list[dict], status: list[str], lap_time: np.ndarray,
     """Gymnasium's vector info layout: one array per key plus a ``_key`` mask."""
     n = len(params)
     present = np.ones(n, dtype=bool) if mask is None else mask.copy()
-    lap = np.array([s == "lap_complete" for s in status]) & present
+    lap = np.array([s == Status.LAP_COMPLETE for s in status]) & present
     info = {
         "params": _object_array(params),
         "status": np.array(status, dtype=object),

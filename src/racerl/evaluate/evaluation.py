@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from racerl.camera.lighting import PRESETS
+from racerl.camera.lighting import check_lighting
 from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
 from racerl.drive.raceline import compute_raceline
 from racerl.drive.rollout import Commands, Controller, Episode, Keep, Trajectory, rollout
@@ -55,8 +55,7 @@ class EvalSettings:
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise RacerlError(f"trials must be at least 1, not {self.trials}")
-        if self.lighting not in PRESETS:
-            raise RacerlError(f"lighting {self.lighting!r}: presets are {', '.join(PRESETS)}")
+        check_lighting(self.lighting)
 
     @property
     def continuous(self) -> bool:
@@ -68,7 +67,7 @@ class EvalSettings:
         return {"track": self.track, "trials": self.trials, "lighting": self.lighting,
                 "seed": self.seed, "laps": rules.laps, "resets": rules.resets,
                 "off_track_penalty": rules.off_track_penalty,
-                "reversed_penalty": rules.penalty("reversed"),
+                "reversed_penalty": rules.penalty(Status.REVERSED),
                 "immobilized_penalty": rules.immobilized_penalty,
                 "max_lap_time": rules.max_lap_time}
 

@@ -21,7 +21,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from racerl.camera.lighting import PRESETS
+from racerl.camera.lighting import check_lighting
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import Entrant, EvalSettings, EvaluationRun, evaluate
 from racerl.evaluate.records import save_evaluation
@@ -135,8 +135,7 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
         raise RaceError(f"race name {name!r}: use letters, digits, '-' and '_'")
     if not 1 <= laps <= MAX_LAPS:
         raise RaceError(f"--laps {laps}: a race has 1 to {MAX_LAPS} laps")
-    if lighting not in PRESETS:
-        raise RaceError(f"--lighting {lighting!r}: presets are {', '.join(PRESETS)}")
+    check_lighting(lighting, "--lighting")
     if not 0.0 <= off_track_penalty <= 60.0:
         raise RaceError(f"--off-track-penalty {off_track_penalty}: use 0 to 60 seconds")
     load_track(track)  # a clear error now rather than at the first submission

@@ -24,11 +24,13 @@ from racerl.atomic import atomic_write_json
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import EvaluationRun
 from racerl.model.simtrace import read_simtrace, write_simtrace
+from racerl.sim.state import Status
 
-STATUS_LABELS = {"lap_complete": "Lap complete", "off_track": "Off track",
-                 "crashed": "Crashed", "immobilized": "Immobilized", "reversed": "Reversed",
-                 "in_progress": "In progress", "time_up": "Time Up", "pause": "Pause",
-                 "prepare": "Prepare"}
+# DeepRacer's evaluation metrics spell statuses for people.
+STATUS_LABELS = {Status.LAP_COMPLETE: "Lap complete", Status.OFF_TRACK: "Off track",
+                 Status.CRASHED: "Crashed", Status.IMMOBILIZED: "Immobilized",
+                 Status.REVERSED: "Reversed", Status.IN_PROGRESS: "In progress",
+                 Status.TIME_UP: "Time Up", Status.PAUSE: "Pause", Status.PREPARE: "Prepare"}
 
 
 def evaluations_dir(root: Path) -> Path:

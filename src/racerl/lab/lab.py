@@ -31,6 +31,7 @@ import numpy as np
 from racerl.drive.behaviours import BEHAVIOURS, Behaviour, Drive, drive_behaviours
 from racerl.drive.rollout import Episode
 from racerl.reward.protocol import RewardSource
+from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, VehicleParams
 from racerl.track.geometry import Track
 
@@ -118,12 +119,12 @@ def _more(a: float | None, b: float | None) -> bool:
 def find_warnings(rows: list[Row]) -> list[str]:
     """Plain-word warnings for undesirable behaviours that out-earn good driving."""
     by = {r.key: r for r in rows}
-    good_laps = [r for r in rows if r.good and r.status == "lap_complete"]
+    good_laps = [r for r in rows if r.good and r.status == Status.LAP_COMPLETE]
     if not good_laps:
         return ["no good behaviour completed a lap (the track may be too tight for the "
                 "scripted drivers), so nothing could be compared"]
     same_speed = by.get("centre_medium")
-    if same_speed is None or same_speed.status != "lap_complete":
+    if same_speed is None or same_speed.status != Status.LAP_COMPLETE:
         same_speed = max(good_laps, key=lambda r: r.per_lap or -math.inf)
     racing = min(good_laps, key=lambda r: r.lap_time or math.inf)
     best_lap = max(good_laps, key=lambda r: r.episode_return)

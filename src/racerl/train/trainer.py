@@ -46,6 +46,7 @@ from racerl.model.simtrace import (
     write_simtrace,
 )
 from racerl.reward.function import load_reward_function, reward_file
+from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.policies import policy_setup
 
@@ -149,7 +150,7 @@ class Recorder(BaseCallback):
             "progress": float(params["progress"]),
             "steps": int(params["steps"]),
             "elapsed_time_in_milliseconds": round(params["steps"] * CONTROL_DT * 1000),
-            "completed_lap": info["status"] == "lap_complete",
+            "completed_lap": info["status"] == Status.LAP_COMPLETE,
             "lap_time": lap_time,
             "episode_status": info["status"],
             "phase": "training",

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from racerl.atomic import atomic_write
+from racerl.sim.state import Status
 
 
 def iteration_table(metrics: list[dict]) -> dict[str, np.ndarray]:
@@ -57,7 +58,7 @@ def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> P
     """Two track maps of an evaluation: the driven line coloured by commanded speed, and
     by the action taken (action index, or steering for continuous actions); the points
     where the car left the track are marked with red crosses. Saved as PNG."""
-    driving = [r for r in rows if r["episode_status"] not in ("prepare", "pause")]
+    driving = [r for r in rows if r["episode_status"] not in (Status.PREPARE, Status.PAUSE)]
     if not driving:
         raise ValueError("the evaluation trace has no driving steps")
     x = np.array([r["X"] for r in driving])
@@ -65,7 +66,8 @@ def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> P
     speed = np.array([r["throttle"] for r in driving])
     actions = [r["action"] for r in driving]
     discrete = all(str(a).lstrip("-").isdigit() for a in actions)
-    failed = np.array([r["episode_status"] in ("off_track", "reversed") for r in driving])
+    failed = np.array([r["episode_status"] in (Status.OFF_TRACK, Status.REVERSED)
+                       for r in driving])
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.8), dpi=110)
     panels = [(axes[0], speed, "plasma", "commanded speed (m/s)")]
     if discrete:

@@ -49,9 +49,9 @@ def video_frames(driver: str, paths: list[Trajectory], track: Track) -> Iterator
             draw = ImageDraw.Draw(canvas)
             line = (f"{driver}  trial {trial + 1}/{len(paths)}  "
                     f"lap {clock:6.2f} s  off track {off_track}")
-            if status == "pause":
+            if status == Status.PAUSE:
                 line += f"  PENALTY {pause + CONTROL_DT:.1f} s left"  # counts down to 0.1
-            elif status == "lap_complete":
+            elif status == Status.LAP_COMPLETE:
                 line += "  LAP COMPLETE"
             draw.text((8, 10), line, fill=(255, 255, 255), font=font)
             draw.text((8, 40 + 360 + 8), "camera: what the driver sees", fill=(200, 200, 200),
