@@ -100,7 +100,10 @@ def _import_family(family: str) -> None:
     import gymnasium
 
     if family == "racerl":
-        import racerl  # noqa: F401
+        # ``import racerl`` is lazy: load what make_env and make_vec_env load (Numba, the
+        # camera, the simulator), so that the baseline holds everything but the envs.
+        import racerl.envs.single
+        import racerl.envs.vector  # noqa: F401
     else:
         try:
             import gymnasium.envs.box2d.car_racing
