@@ -87,8 +87,6 @@ class Trajectory:
 
     poses: list[tuple[float, float, float]] = field(default_factory=list)
     """base_link x, y (m) and yaw (rad)."""
-    speeds: list[float] = field(default_factory=list)
-    """The car's actual speed at each pose."""
     frames: list[np.ndarray] = field(default_factory=list)
     """The newest camera frame at each pose (when kept)."""
     status: list[Status] = field(default_factory=list)
@@ -152,7 +150,7 @@ class Keep:
     """What a rollout records beyond its episodes."""
 
     trajectory: bool = False
-    """Poses, speeds, statuses, rewards, points, labels and timers of every step."""
+    """Poses, statuses, rewards, points, labels and timers of every step."""
     frames: bool = False
     """Camera frames (needs a camera batch)."""
     params: bool = False
@@ -182,7 +180,6 @@ def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None
     if keep.trajectory or keep.frames:
         for i, t in enumerate(tracks):
             t.poses.append(_pose(sim.car, i))
-            t.speeds.append(float(sim.car.speed[i]))
             if keep.frames:
                 t.frames.append(obs[i, :, :, -1])
     marks = _Marks(cars.n)
@@ -195,16 +192,17 @@ def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None
         live = np.flatnonzero(~done)
         marks.returns[live] += step.rewards[live]
         finished = step.terminated | step.truncated
-        clock = sim.state.lap_clock()
-        for i in live:
-            status = step.status[i]
-            if keep.trajectory or keep.frames:
+        if keep.trajectory or keep.frames:
+            clock = sim.state.lap_clock()
+            for i in live:
                 _record(tracks[i], sim, step, commands, i, keep, obs, clock)
-            if status == Status.LAP_COMPLETE or finished[i]:
-                lap = float(step.lap_time[i]) if status == Status.LAP_COMPLETE else None
-                progress = 100.0 if lap is not None else float(step.params[i]["progress"])
-                number = int(marks.laps[i]) + 1 if continuous else int(i) + 1
-                episodes.append(marks.close(sim, int(i), number, status, progress, lap))
+        lapped = ~np.isnan(step.lap_time)  # the simulator's lap_complete steps
+        for i in live[(lapped | finished)[live]]:
+            lap = float(step.lap_time[i]) if lapped[i] else None
+            progress = 100.0 if lap is not None else float(step.params[i]["progress"])
+            # A race numbers its laps: the simulator's lap count, this one included.
+            number = int(sim.state.laps_done[i]) + (lap is None) if continuous else int(i) + 1
+            episodes.append(marks.close(sim, int(i), number, step.status[i], progress, lap))
         done |= finished
         if done.any():
             sim.park(np.flatnonzero(done))
@@ -231,7 +229,6 @@ def _record(t: Trajectory, sim: BatchSim, step: BatchStep, commands: Commands, i
             keep: Keep, obs: np.ndarray, clock: np.ndarray) -> None:
     status, params = step.status[i], step.params[i]
     t.poses.append(_pose(sim.car, i))
-    t.speeds.append(float(sim.car.speed[i]))
     t.status.append(status)
     t.rewards.append(float(step.rewards[i]))
     t.points.append((params["x"], params["y"]))
@@ -257,7 +254,6 @@ class _Marks:
         self.penalty = np.zeros(n)
         self.counts = {str(k): np.zeros(n, dtype=np.int64) for k in self.COUNTERS}
         self.returns = np.zeros(n)
-        self.laps = np.zeros(n, dtype=np.int64)
 
     def close(self, sim: BatchSim, i: int, number: int, status: Status, progress: float,
               lap_time: float | None) -> Episode:
@@ -273,5 +269,4 @@ class _Marks:
         for k in counts:
             self.counts[k][i] = counts[k]
         self.returns[i] = 0.0
-        self.laps[i] += 1
         return episode

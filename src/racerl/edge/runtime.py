@@ -120,11 +120,12 @@ def _resolve(target: str | Path) -> Path:
     if not path.exists() and "/" not in text and not text.endswith((".gz", ".tgz")):
         try:
             path = model_folder(text).root  # a model name
-        except GarageError:
-            path = None
-        if path is None or not path.exists():
-            raise BundleError(f"{text!r} is neither a bundle, an export folder nor a model"
-                              + (f" (no {path})" if path is not None else ""))
+        except GarageError:  # not even a usable model name
+            raise BundleError(f"{text!r} is neither a bundle, an export folder nor a "
+                              "model") from None
+        if not path.exists():
+            raise BundleError(f"{text!r} is neither a bundle, an export folder nor a model "
+                              f"(no {path})")
     if not path.exists():
         raise BundleError(f"{path}: no such bundle or folder")
     folder = ModelFolder(path)

@@ -112,11 +112,8 @@ class BatchSim:
             start = self.next_start(idx)
         else:
             start = np.broadcast_to(np.asarray(start_ndist, dtype=np.float64), idx.shape) % 1.0
-        self.state.reset(idx)
         self.state.episodes_started[idx] += 1
-        self.state.start_ndist[idx] = start
-        xy, yaw = self.track.pose_at(start)
-        self._set_pose(idx, np.atleast_2d(xy), yaw)
+        self._start_episode(idx, start)
 
     def place(self, cars: np.ndarray | list[int], xy: np.ndarray, yaw: np.ndarray) -> None:
         """Move cars to base_link points ``xy`` (M, 2) with headings ``yaw`` (radians),
@@ -124,25 +121,30 @@ class BatchSim:
         idx = self._cars(cars)
         self._set_pose(idx, np.reshape(np.asarray(xy, dtype=np.float64), (len(idx), 2)),
                        np.broadcast_to(np.asarray(yaw, dtype=np.float64), idx.shape))
+        self._update_geometry(idx)
 
     def park(self, cars: np.ndarray | list[int]) -> None:
         """Take cars out of the run: back to their start in PREPARE, so the reward function
         is not called for them again until the caller drives them on."""
         idx = self._cars(cars)
-        start = self.state.start_ndist[idx].copy()
-        self.state.reset(idx)
-        self.state.start_ndist[idx] = start
-        xy, yaw = self.track.pose_at(start)
-        self._set_pose(idx, np.atleast_2d(xy), yaw)
+        self._start_episode(idx, self.state.start_ndist[idx].copy())
 
     def _cars(self, cars: np.ndarray | list[int] | None) -> np.ndarray:
         return np.arange(self.n) if cars is None else np.asarray(cars, dtype=np.int64)
 
+    def _start_episode(self, idx: np.ndarray, start: np.ndarray) -> None:
+        """Cars standing at lap fractions ``start``, episode counters cleared, measured."""
+        self.state.reset(idx)
+        self.state.start_ndist[idx] = start
+        xy, yaw = self.track.pose_at(start)
+        self._set_pose(idx, np.atleast_2d(xy), yaw)
+        self._update_geometry(idx)
+
     def _set_pose(self, idx: np.ndarray, xy: np.ndarray, yaw: np.ndarray) -> None:
+        """Cars standing at base_link points ``xy`` with headings ``yaw`` (not measured)."""
         self.car.x[idx], self.car.y[idx], self.car.yaw[idx] = xy[:, 0], xy[:, 1], yaw
         self.car.speed[idx] = 0.0
         self.car.steering[idx] = 0.0
-        self._update_geometry(idx)
 
     # -- stepping -----------------------------------------------------------------------------
 
@@ -245,9 +247,7 @@ class BatchSim:
         ndist = st.start_ndist[cars] + before[cars] / 100.0
         xy, yaw = lane_reset_pose(self.track, ndist, np.stack([self.car.x[cars],
                                                                self.car.y[cars]], axis=-1))
-        self.car.x[cars], self.car.y[cars], self.car.yaw[cars] = xy[:, 0], xy[:, 1], yaw
-        self.car.speed[cars] = 0.0
-        self.car.steering[cars] = 0.0
+        self._set_pose(cars, xy, yaw)  # measured with the whole batch at the step's end
         st.prev_progress[cars] = before[cars]
         st.immobile_count[cars] = 0
         st.reverse_count[cars] = 0
