@@ -10,9 +10,9 @@ ifneq ($(wildcard $(SHARED_TRACKS)),)
 export RACERL_TRACK_PATH ?= $(SHARED_TRACKS)
 endif
 
-.PHONY: demo test test-fast lint setup clean
+.PHONY: demo test test-fast lint setup sandbox-tools clean
 
-setup: $(VENV)/.installed
+setup: sandbox-tools $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
+
+# The reward sandbox's isolation on Linux: bubblewrap and libseccomp (Debian/Ubuntu names),
+# installed when missing and this is root; otherwise it says what to install.
+sandbox-tools:
+	@if [ "$$(uname -s)" != Linux ]; then echo "sandbox: no OS isolation on $$(uname -s)"; \
+	elif command -v bwrap >/dev/null && ldconfig -p | grep -q libseccomp.so.2; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq bubblewrap libseccomp2 >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; }; \
+	else echo "sandbox: install bubblewrap and libseccomp2 (sudo apt install bubblewrap)"; fi
 
 # The main job: train a model on the default track with DeepRacer's follow-the-centre-line
 # reward, evaluate it under DeepRacer's evaluation rules (train does it when it stops), save

@@ -9,10 +9,11 @@ What is measured
     119 waypoints) is copied ``batch`` times, one dict per car as the simulator makes
     them. In-process: ``call_reward`` on one instance per car, as ``BatchSim.step`` does
     (its deep copy of the params included). Sandboxed: ``SandboxedReward.score`` for
-    the whole batch, one round trip (pickle over a pipe, the call in the worker, the value
-    checks back here), as ``BatchSim.step`` does with a sandbox. Each figure is the best of
-    ``--repeat`` timed rounds of at least ``--seconds`` seconds each. The reward function
-    is DeepRacer's
+    the whole batch, one round trip (the params pickled to the worker, the calls there,
+    a JSON reply checked field by field here, then DeepRacer's value checks), as
+    ``BatchSim.step`` does with a sandbox; on Linux with bubblewrap the worker runs
+    confined (namespaces, seccomp, limits). Each figure is the best of ``--repeat`` timed
+    rounds of at least ``--seconds`` seconds each. The reward function is DeepRacer's
     follow-centre-line example.
 
 Usage

@@ -61,14 +61,12 @@ def test_removing_files_is_refused_and_nothing_is_touched(tmp_path):
     victim = tmp_path / "model" / "important.txt"
     victim.parent.mkdir()
     victim.write_text("keep me")
-    body = ("import os, shutil\n\ndef reward_function(params):\n"
-            f"    os.remove({str(victim)!r})\n    return 1.0\n")
-    with pytest.raises(RewardFunctionError, match=r"does not allow os\.remove"):
-        call_once(write(tmp_path, body))
-    body = ("import shutil\n\ndef reward_function(params):\n"
-            f"    shutil.rmtree({str(victim.parent)!r})\n    return 1.0\n")
-    with pytest.raises(RewardFunctionError, match="does not allow"):
-        call_once(write(tmp_path, body))
+    for call in (f"os.remove({str(victim)!r})", f"shutil.rmtree({str(victim.parent)!r})"):
+        body = f"import os, shutil\n\ndef reward_function(params):\n    {call}\n    return 1.0\n"
+        # Outside the sandbox's view the file is not there to remove (and the audit hook
+        # refuses the call where there is no such view).
+        with pytest.raises(RewardFunctionError, match=r"FileNotFoundError|does not allow"):
+            call_once(write(tmp_path, body))
     assert victim.read_text() == "keep me"
 
 
@@ -76,20 +74,23 @@ def test_writing_outside_the_scratch_folder_is_refused(tmp_path):
     target = tmp_path / "written.txt"
     body = f"def reward_function(params):\n    open({str(target)!r}, 'w').write('x')\n" \
            "    return 1.0\n"
-    with pytest.raises(RewardFunctionError, match="does not allow writing files"):
+    with pytest.raises(RewardFunctionError, match=r"FileNotFoundError|does not allow writing"):
         call_once(write(tmp_path, body))
     assert not target.exists()
 
 
-def test_scratch_files_stay_in_a_folder_that_is_removed(tmp_path):
+def test_scratch_files_live_and_die_with_the_worker(tmp_path):
     body = ("import os\n\ndef reward_function(params):\n"
-            "    open('scratch.txt', 'w').write('x')\n    return float(len(os.getcwd()))\n")
-    sandbox = load_sandboxed(write(tmp_path, body))
-    scratch = sandbox._dir
-    sandbox.score([sandbox.instance()], [dict(PARAMS)])
-    assert (scratch / "scratch.txt").is_file()
-    sandbox.close()
-    assert not scratch.exists()
+            "    if os.path.exists('scratch.txt'):\n        return 2.0\n"
+            "    open('scratch.txt', 'w').write('x')\n    return 1.0\n")
+    path = write(tmp_path, body)
+    with load_sandboxed(path) as sandbox:
+        car = sandbox.instance()
+        assert sandbox.score([car, car], [dict(PARAMS)] * 2) == [1.0, 2.0]
+        folder = sandbox._dir
+    assert not folder.exists()
+    with load_sandboxed(path) as sandbox:  # a new sandbox starts with an empty scratch
+        assert sandbox.score([sandbox.instance()], [dict(PARAMS)]) == [1.0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reward.py"]
 
 
@@ -147,7 +148,9 @@ def test_the_simulator_gets_the_same_rewards_through_the_sandbox():
 
 def test_follow_raceline_example_runs_unchanged_in_the_sandbox():
     track = load_track("loop")
-    with load_sandboxed("examples/rewards/follow_raceline.py") as sandbox:
+    # Its first call computes the race line inside the sandbox (no cache there): seconds.
+    with load_sandboxed("examples/rewards/follow_raceline.py", cpu_seconds=20,
+                        call_timeout=20) as sandbox:
         sim = BatchSim(track, 2, reward=sandbox, start="line")
         sim.step([0, 0], [1, 1])
         rewards = sim.step([0, 0], [1, 1]).rewards

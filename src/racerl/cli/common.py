@@ -37,6 +37,27 @@ def user_errors(func):
     return wrapper
 
 
+def sandbox_notice() -> None:
+    """Say what the reward sandbox guarantees on this machine, loudly when it is not much.
+
+    The library's :class:`~racerl.reward.sandbox.SandboxWarning` says the same, so it is
+    silenced here to say it once.
+    """
+    import warnings
+
+    from racerl.reward.isolation import isolation
+    from racerl.reward.sandbox import SandboxWarning
+
+    warnings.filterwarnings("ignore", category=SandboxWarning)
+    found = isolation()
+    if found.confined:
+        err_console.print(f"sandbox: {found.describe()}", highlight=False, soft_wrap=True,
+                          style="dim")
+    else:
+        err_console.print(f"[bold yellow]warning:[/] the reward sandbox is "
+                          f"{escape(found.describe())}", highlight=False, soft_wrap=True)
+
+
 def print_evaluation(run, folder: Path | None = None) -> None:
     """The per-trial table of an evaluation (per lap for a race) and its totals."""
     settings = run.settings

@@ -10,6 +10,7 @@ from rich.table import Table
 from racerl.cli.common import (
     app,
     console,
+    sandbox_notice,
     user_errors,
 )
 from racerl.track import DEFAULT_TRACK
@@ -31,6 +32,8 @@ def reward_check(
     from racerl.lab.check import check_reward
     from racerl.track.catalog import load_track
 
+    if sandbox:
+        sandbox_notice()
     report = check_reward(reward, load_track(track), sandbox=sandbox)
     for finding in report.findings:
         colour = "red" if finding.level == "error" else "yellow"
@@ -68,6 +71,7 @@ def reward_lab(
     if sandbox:
         from racerl.reward.sandbox import load_sandboxed
 
+        sandbox_notice()
         with load_sandboxed(reward) as sandboxed:
             report = run_lab(the_track, sandboxed)
     else:

@@ -10,6 +10,7 @@ from racerl.cli.common import (
     app,
     console,
     print_evaluation,
+    sandbox_notice,
     user_errors,
 )
 from racerl.errors import RacerlError
@@ -56,6 +57,8 @@ def train_command(
         cfg = layered_config(base, preset, config, flags)
         if clone and reward is None:
             reward = str(model_folder(clone).reward_path)
+    if cfg is not None and cfg.sandbox_reward:
+        sandbox_notice()
     live = _LiveView(minutes)
     with live:
         result = train(name, cfg, minutes=minutes, steps=steps, clone=clone, resume=resume,
