@@ -21,7 +21,12 @@ from racerl.envs.single import make_env
 from racerl.errors import RewardFunctionError
 from racerl.evaluate.evaluation import run_trials
 from racerl.model.config import ConfigError, TrainConfig, load_config, load_config_dict
-from racerl.model.folder import model_folder
+from racerl.model.folder import (
+    ModelBusyError,
+    model_folder,
+    named_model_folder,
+    training_lock,
+)
 from racerl.train.trainer import load_policy, train
 from tests.helpers import racerl_home
 
@@ -243,6 +248,22 @@ def test_sac_refuses_a_discrete_action_space(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="continuous action space"):
         train("bad-sac", quick_config(algorithm="sac"), steps=8 * 64)
     assert not model_folder("bad-sac").root.exists()  # a failed start leaves no folder
+
+
+def test_the_model_stays_locked_for_the_whole_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    folder = named_model_folder("held")
+    tried = []
+
+    def second_run_of_the_same_model(progress):
+        with pytest.raises(ModelBusyError), training_lock(folder):
+            pass
+        tried.append(progress.iteration)
+
+    train("held", quick_config(), steps=8 * 64 * 2, on_iteration=second_run_of_the_same_model)
+    assert tried  # refused at every iteration
+    with training_lock(folder):  # and free once the run has returned
+        pass
 
 
 def test_cli_mistakes_are_one_line_errors_and_force_checks_first(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ app.add_typer(race_app, name="race")
 @race_app.command("create")
 @user_errors
 def race_create(
-    name: str = typer.Argument(..., help="race name"),
+    name: str = typer.Argument(..., help="race name: letters, digits, '-', '_', '.'"),
     track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
     race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial"),
     laps: int = typer.Option(3, help="laps per submission, driven in one go"),

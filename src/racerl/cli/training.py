@@ -20,7 +20,8 @@ from racerl.track import DEFAULT_TRACK
 @app.command("train")
 @user_errors
 def train_command(
-    name: str = typer.Option(..., help="model name (a folder under $RACERL_HOME/models)"),
+    name: str = typer.Option(..., help="model name, not a path: letters, digits, '-', '_', "
+                                        "'.' (the model is $RACERL_HOME/models/NAME)"),
     track: str | None = typer.Option(None, help=f"track name or .npy (default {DEFAULT_TRACK})"),
     reward: str | None = typer.Option(None, help="reward function file or example name"),
     config: Path | None = typer.Option(None, help="YAML file of TrainConfig settings"),
@@ -35,7 +36,8 @@ def train_command(
     sandbox: bool = typer.Option(False, "--sandbox",
                                  help="run the reward function in a sandboxed process"),
     trials: int = typer.Option(3, help="evaluation laps after training (0: none)"),
-    force: bool = typer.Option(False, "--force", help="replace a model of the same name"),
+    force: bool = typer.Option(False, "--force",
+                               help="replace a model of the same name (never other files)"),
 ) -> None:
     """Train a model with PPO or SAC, then drive evaluation laps."""
     from racerl.model.config import TrainConfig, layered_config

@@ -39,7 +39,8 @@ import numpy as np
 
 from racerl.envs.actions import ActionSpace, DiscreteActions, parse_action_space
 from racerl.errors import ActionSpaceError, RacerlError
-from racerl.model.folder import GarageError, ModelFolder, model_folder
+from racerl.home import InvalidNameError
+from racerl.model.folder import ModelFolder, model_folder
 
 ONNX_FILE = "model.onnx"
 IR_FILES = ("model.xml", "model.bin")
@@ -120,7 +121,7 @@ def _resolve(target: str | Path) -> Path:
     if not path.exists() and "/" not in text and not text.endswith((".gz", ".tgz")):
         try:
             path = model_folder(text).root  # a model name
-        except GarageError:  # not even a usable model name
+        except InvalidNameError:  # not even a usable model name
             raise BundleError(f"{text!r} is neither a bundle, an export folder nor a "
                               "model") from None
         if not path.exists():

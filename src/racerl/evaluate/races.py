@@ -25,7 +25,7 @@ from racerl.camera.lighting import check_lighting
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import Entrant, EvalSettings, EvaluationRun, evaluate
 from racerl.evaluate.records import save_evaluation
-from racerl.home import racerl_home
+from racerl.home import check_name, racerl_home
 from racerl.sim.rules import EvaluationRules
 
 RACE_TYPES = ("time-trial",)
@@ -131,8 +131,7 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
                         "(use --type time-trial)")
     if race_type not in RACE_TYPES:
         raise RaceError(f"race type {race_type!r}: use one of {', '.join(RACE_TYPES)}")
-    if not name or not name.replace("-", "").replace("_", "").isalnum():
-        raise RaceError(f"race name {name!r}: use letters, digits, '-' and '_'")
+    check_name(name, "race")  # the rule model names follow
     if not 1 <= laps <= MAX_LAPS:
         raise RaceError(f"--laps {laps}: a race has 1 to {MAX_LAPS} laps")
     check_lighting(lighting, "--lighting")

@@ -16,20 +16,29 @@
 
 Every file is written atomically (temp file, then rename), so a crash or ``kill -9`` at any
 moment leaves the previous checkpoint and metadata intact and loadable.
+
+A model is created, trained and replaced only by name (:func:`named_model_folder`), so only
+ever under the home; reading commands also take a model folder's path
+(:func:`model_folder`). A training run holds ``$RACERL_HOME/models/.<name>.lock``
+(:func:`training_lock`) through its checks, the replacement and every write, and ``--force``
+deletes only a folder that is a model (:func:`remove_model_folder`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-import re
+import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from racerl.atomic import atomic_write, atomic_write_json
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.errors import RacerlError
-from racerl.home import racerl_home
+from racerl.home import NAME_PATTERN, NAME_RULE, InvalidNameError, check_name, racerl_home
 from racerl.model.config import (
     METADATA_NETWORK,
     TrainConfig,
@@ -38,11 +47,14 @@ from racerl.model.config import (
 )
 
 EXPORT_DIR = "export"  # where ``racerl export NAME`` writes the car's bundle by default
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class GarageError(RacerlError):
-    """A model folder is missing, incomplete, or its name is not usable."""
+    """A model folder is missing or incomplete, or something else is in its place."""
+
+
+class ModelBusyError(GarageError):
+    """Another process is training this model right now."""
 
 
 def models_dir() -> Path:
@@ -68,8 +80,11 @@ class ModelFolder:
     metrics_path = property(lambda self: self.root / "training_metrics.json")
     logs_dir = property(lambda self: self.root / "logs")
     export_dir = property(lambda self: self.root / EXPORT_DIR)
+    lock_path = property(lambda self: self.root.parent / f".{self.root.name}.lock")
 
     def exists(self) -> bool:
+        """Whether this is a model: racerl writes config.yaml first, and lists, reads and
+        replaces only folders that have it."""
         return self.config_path.is_file()
 
     def config(self) -> TrainConfig:
@@ -93,21 +108,82 @@ class ModelFolder:
         return json.loads(self.metrics_path.read_text(encoding="utf-8"))["metrics"]
 
 
+def named_model_folder(name: str) -> ModelFolder:
+    """The folder of model ``name`` under the racerl home; ``name`` must be a name
+    (:func:`racerl.home.check_name`). Everything that creates or replaces a model goes
+    through here, so no name can reach outside the home."""
+    return ModelFolder(models_dir() / check_name(name, "model"))
+
+
 def model_folder(name: str | Path) -> ModelFolder:
-    """A model by name (under the racerl home) or by path."""
+    """A model to read, by name (under the racerl home) or by the path of its folder.
+
+    Reading commands (evaluate, plot, export, clone's source) accept a model folder kept
+    anywhere; anything with a '/' or a leading '~' is such a path, a bare word is a name.
+    """
     text = str(name)
-    if "/" in text or text.startswith("~"):  # a path; a bare word is always a name
+    if "/" in text or text.startswith("~"):
         return ModelFolder(Path(text).expanduser())
-    if not NAME_PATTERN.match(text):
-        raise GarageError(f"model name {text!r}: use letters, digits, '_', '-' or '.' "
-                          "(at most 64 characters)")
-    return ModelFolder(models_dir() / text)
+    if not NAME_PATTERN.fullmatch(text):
+        raise InvalidNameError(f"model {text!r}: neither a model name ({NAME_RULE}) nor a "
+                               f"folder path (write one with a '/', e.g. ./{text})")
+    return named_model_folder(text)
 
 
 def list_models() -> list[str]:
     root = models_dir()
     return sorted(p.name for p in root.iterdir() if (p / "config.yaml").is_file()) \
         if root.is_dir() else []
+
+
+@contextlib.contextmanager
+def training_lock(folder: ModelFolder) -> Iterator[None]:
+    """Hold the model's training lock for the block, or refuse at once if another process
+    holds it: two runs of one model would interleave their checkpoints and traces, and a
+    ``--force`` run would delete a folder another run is writing.
+
+    An exclusive ``flock``, which the kernel releases when the process ends, however it ends,
+    so a killed run never leaves a stale lock. The lock file sits beside the folder, not in
+    it: ``--force`` empties the folder and a failed start removes it, and neither may unlink
+    a lock file another process has open (it would then lock a file nobody else can see).
+    """
+    folder.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.lock_path, "a") as lock:  # "a": create it, never truncate it
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelBusyError(f"model {folder.name!r} is being trained by another racerl "
+                                 f"process (it holds {folder.lock_path}); wait for that run "
+                                 "to end, or choose another --name") from None
+        yield  # closing the file releases the lock
+
+
+def check_can_create(folder: ModelFolder, force: bool) -> None:
+    """Refuse to create a model where something is in the way: a model unless ``force``
+    (it is then replaced), and always anything that is not a model, which racerl neither
+    writes into nor deletes. A missing or empty folder is free."""
+    root = folder.root
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise GarageError(f"{root} exists and is not a folder; racerl will not replace it: "
+                          "move it away, or choose another --name")
+    if folder.exists():
+        if not force:
+            state = "" if folder.checkpoint_path.is_file() else " (no checkpoint yet)"
+            raise GarageError(f"model {folder.name!r} already exists at {root}{state}; use "
+                              "--resume to continue it, --force to replace it, or another "
+                              "--name")
+    elif root.is_dir() and any(root.iterdir()):
+        raise GarageError(f"{root} holds files but no racerl model (no config.yaml); racerl "
+                          "will neither write into it nor delete it: move the files away, "
+                          "or choose another --name")
+
+
+def remove_model_folder(folder: ModelFolder) -> None:
+    """Delete a model's folder (or an empty one) to replace it; anything else is refused,
+    checked again here, at the moment of deleting."""
+    check_can_create(folder, force=True)
+    if folder.root.exists():
+        shutil.rmtree(folder.root)
 
 
 def create_model_folder(folder: ModelFolder, config: TrainConfig, reward_source: Path,

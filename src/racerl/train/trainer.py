@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import signal
 import threading
 import time
@@ -33,9 +32,13 @@ from racerl.errors import RacerlError, RewardFunctionError
 from racerl.model.config import TrainConfig
 from racerl.model.folder import (
     ModelFolder,
+    check_can_create,
     create_model_folder,
     model_folder,
+    named_model_folder,
+    remove_model_folder,
     save_checkpoint,
+    training_lock,
     write_metrics,
 )
 from racerl.model.simtrace import (
@@ -243,26 +246,35 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
           on_iteration=None) -> TrainResult:
     """Train (or resume, or clone into) model ``name``; returns when the budget is spent.
 
-    Everything the run needs is checked before anything is written; ``force`` replaces an
-    existing model of the same name, but only once the new run has started cleanly.
+    ``name`` is a name, never a path: the model lives in ``$RACERL_HOME/models/<name>/``.
+    The run holds the model's lock through its checks, the replacement and every write, so
+    a second run of the same model is refused rather than interleaved. Everything the run needs is
+    checked before anything is written; ``force`` replaces an existing model of the same
+    name (a model only, never other files), but only once the new run has started cleanly.
     """
     if (minutes is not None and not minutes > 0) or (steps is not None and not steps > 0):
         raise RacerlError("the training budget must be positive (--minutes or --steps)")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    folder = model_folder(name)
+    folder = named_model_folder(name)
+    if resume and not folder.checkpoint_path.is_file():
+        if not folder.exists():
+            raise RacerlError(f"no model {name!r} to resume (nothing at {folder.root})")
+        raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet); "
+                          "start it again with --force")
+    with training_lock(folder):  # to the last write: no second run of this model meanwhile
+        return _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
+                             on_iteration)
+
+
+def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
+                  on_iteration) -> TrainResult:
+    """:func:`train` once it holds the model's lock."""
     if resume:
-        if not folder.checkpoint_path.is_file():
-            raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet); "
-                              "start it again with --force")
         # The folder is self-contained: its own action space and reward copy.
         config = folder.config().replace(action_space=str(folder.metadata_path))
         reward_source = folder.reward_path
     else:
-        if folder.root.exists() and not force:
-            state = "" if folder.checkpoint_path.is_file() else " (no checkpoint yet)"
-            raise RacerlError(f"model {name!r} already exists at {folder.root}{state}; "
-                              "use --resume to continue it, --force to replace it, "
-                              "or another --name")
+        check_can_create(folder, force)
         reward_source = reward_file(reward if reward is not None else config.reward)
         if not config.sandbox_reward:  # untrusted code is only ever run in the sandbox
             load_reward_function(reward_source)  # a broken reward fails before any write
@@ -279,13 +291,13 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
     else:
         reward_function = load_reward_function(reward_source)
     try:
-        return _run(name, config, folder, reward_source, reward_function, minutes, steps,
+        return _run(config, folder, reward_source, reward_function, minutes, steps,
                     source, resume, on_iteration)
     finally:
         reward_function.close()  # the sandbox's worker process, if there is one
 
 
-def _run(name, config, folder, reward_source, reward_function, minutes, steps, source,
+def _run(config, folder, reward_source, reward_function, minutes, steps, source,
          resume, on_iteration) -> TrainResult:
     """The training run itself, once its settings and reward function are in hand."""
     env = build_env(config, reward_function, folder.normalizer_path if resume else None)
@@ -302,8 +314,7 @@ def _run(name, config, folder, reward_source, reward_function, minutes, steps, s
             _copy_weights(model, source, config)
         metrics, progress = [], Progress()
         # Only now, with the model built, does the folder appear: a bad start leaves nothing.
-        if folder.root.exists():
-            shutil.rmtree(folder.root)
+        remove_model_folder(folder)  # --force: the old model (only a model) goes now
         create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
     deadline = time.time() + 60 * minutes if minutes else None
     max_steps = (progress.steps + steps) if steps else None
