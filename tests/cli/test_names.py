@@ -73,6 +73,13 @@ def test_race_names_follow_the_same_rule(name, home, tmp_path):
     _one_line_error(result, "race name", "a name, not a path")
 
 
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_track_names_follow_the_same_rule(name, home, tmp_path):
+    result = runner.invoke(app, ["tracks", "create", "--seed", "1", "--", name])
+    _one_line_error(result, "track name", "a name, not a path")
+    assert list(tmp_path.rglob("*")) == [], "something was written"
+
+
 def test_names_with_dots_are_names_for_models_and_races_alike(home, quick):
     result = runner.invoke(app, ["race", "create", "cup.2024", "--track", "loop"])
     assert result.exit_code == 0, result.output

@@ -68,10 +68,11 @@ def tracks_create(
     picture: Path | None = typer.Option(None, help="also save a top-down PNG"),
 ) -> None:
     """Generate a closed, smooth track in DeepRacer's file layout."""
-    from racerl.home import user_tracks_dir
+    from racerl.home import check_name, user_tracks_dir
     from racerl.track.generator import generate_track, write_track
     from racerl.track.geometry import Track
 
+    check_name(name, "track")  # stays in the home, like model and race names
     if (seed is None) == (points is None):
         raise RacerlError("give exactly one of --seed N or --points 'x,y x,y ...'")
     control = parse_control_points(points) if points is not None else None
