@@ -17,7 +17,7 @@ from racerl.reward.function import load_reward_function
 from racerl.track.catalog import load_track
 
 SEED_ZIGZAG = "examples/rewards/centre_bonus.py"
-PROGRESS = "examples/rewards/progress.py"
+PROGRESS = "progress"
 
 
 @pytest.fixture(scope="module")

@@ -231,9 +231,28 @@ def test_an_empty_yaml_file_changes_nothing(tmp_path):
         layered_config(TrainConfig(seed=2), "deepracer")
 
 
-def test_an_unknown_preset_is_refused_with_the_known_one():
-    with pytest.raises(RacerlError, match=r"^--preset 'fast': the only preset is 'deepracer'$"):
+def test_an_unknown_preset_is_refused_with_the_known_ones():
+    with pytest.raises(RacerlError, match=r"^--preset 'fast': presets: 'deepracer', 'racing'$"):
         layered_config(TrainConfig(), "fast", None, {})
+
+
+def test_the_racing_preset_races_and_the_plain_default_stays_deepracers(tmp_path):
+    from racerl.envs.actions import ContinuousActions, load_action_space
+    from racerl.reward.function import load_reward_function
+
+    racing = layered_config(TrainConfig(), "racing")
+    space = load_action_space(racing.action_space)
+    assert isinstance(space, ContinuousActions)
+    assert (space.speed_low, space.speed_high) == (1.0, 4.0)  # up to DeepRacer's 4 m/s
+    assert (space.steering_low, space.steering_high) == (-30.0, 30.0)
+    assert racing.reward == "progress"
+    load_reward_function(racing.reward)  # a shipped example, found by name
+    # written into the model's config like any other field, and read back the same
+    path = tmp_path / "config.yaml"
+    racing.save(path)
+    assert load_config(path) == racing
+    plain = TrainConfig()
+    assert plain.action_space is None and plain.reward == "follow_center_line"
 
 
 def test_layer_errors_name_their_source(tmp_path):

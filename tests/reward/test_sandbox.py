@@ -134,7 +134,7 @@ def test_each_car_has_its_own_module_state(tmp_path):
 
 def test_the_simulator_gets_the_same_rewards_through_the_sandbox():
     track = load_track("loop")
-    path = "examples/rewards/progress.py"  # keeps state per car: isolation matters
+    path = "progress"  # keeps state per car: isolation matters
     rng = np.random.default_rng(0)
     steer, speed = rng.uniform(-20, 20, (40, 4)), rng.uniform(0.5, 2.0, (40, 4))
     with load_sandboxed(path) as sandbox:

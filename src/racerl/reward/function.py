@@ -24,7 +24,7 @@ from pathlib import Path
 from racerl.errors import RewardFunctionError
 
 REWARD_LIMIT = 1e5
-EXAMPLES = ("follow_center_line", "stay_inside_borders", "prevent_zigzag")
+EXAMPLES = ("follow_center_line", "stay_inside_borders", "prevent_zigzag", "progress")
 DEFAULT_EXAMPLE = "follow_center_line"
 
 

@@ -240,6 +240,15 @@ class TrainResult:
     stop_reason: str
 
 
+def torch_threads() -> int:
+    """Threads for torch's updates: ``OMP_NUM_THREADS`` when the user set it (several runs
+    sharing a machine), else one per core."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return max(1, os.cpu_count() or 1)
+
+
 def train(name: str, config: TrainConfig | None, minutes: float | None = None,
           steps: int | None = None, clone: str | None = None, resume: bool = False,
           reward: str | Path | None = None, force: bool = False,
@@ -254,7 +263,7 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
     """
     if (minutes is not None and not minutes > 0) or (steps is not None and not steps > 0):
         raise RacerlError("the training budget must be positive (--minutes or --steps)")
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(torch_threads())
     folder = named_model_folder(name)
     if resume and not folder.checkpoint_path.is_file():
         if not folder.exists():
