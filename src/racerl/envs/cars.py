@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from racerl.camera.front import Camera, LightingBatch
 from racerl.camera.lighting import check_lighting, sample_lighting
 from racerl.envs.actions import ActionSpace, load_action_space
+from racerl.envs.checks import positive_int
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
 from racerl.sim.rules import EvaluationRules
@@ -87,8 +89,8 @@ class Racers:
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
-        if frame_stack < 1:
-            raise ValueError(f"frame_stack must be at least 1, not {frame_stack}")
+        frame_stack = positive_int(frame_stack, "frame_stack")
+        max_steps = positive_int(max_steps, "max_steps")
         self.n = n
         self.track = load_track(track, reverse=reverse)
         reward_function = reward_source(reward_function)
@@ -162,11 +164,23 @@ class Racers:
     def drive(self, steering_deg: np.ndarray, speed: np.ndarray,
               hold: np.ndarray | None = None) -> BatchStep:
         """Apply physical commands (degrees, m/s) per car, e.g. from a scripted driver;
-        ``hold`` keeps some cars standing (see :meth:`racerl.sim.batch.BatchSim.step`)."""
+        ``hold`` keeps some cars standing (see :meth:`racerl.sim.batch.BatchSim.step`).
+        A NaN or infinite command is refused before any car moves: it would turn the car's
+        pose, and every params dict after it, into NaN."""
+        if not (np.isfinite(steering_deg).all() and np.isfinite(speed).all()):
+            self._refuse_commands(steering_deg, speed)
         result = self.sim.step(steering_deg, speed, hold=hold)
         obs = self.observe(np.arange(self.n), fresh=False)
         return BatchStep(obs, result.rewards, result.terminated, result.truncated,
                          result.status, result.params, result.lap_time, result.pause_duration)
+
+    def _refuse_commands(self, steering_deg: np.ndarray, speed: np.ndarray) -> NoReturn:
+        """Name the first car with a non-finite command."""
+        steering_deg = np.broadcast_to(np.asarray(steering_deg, dtype=np.float64), (self.n,))
+        speed = np.broadcast_to(np.asarray(speed, dtype=np.float64), (self.n,))
+        car = int(np.flatnonzero(~(np.isfinite(steering_deg) & np.isfinite(speed)))[0])
+        raise ValueError(f"car {car}: steering {steering_deg[car]} degrees, speed "
+                         f"{speed[car]} m/s: commands must be finite numbers")
 
     def observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
         """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack (a car

@@ -10,6 +10,13 @@ listed (steering, speed) pairs, by default the console's 10 actions (5 steering 
 ±30°, speeds 0.5 and 1.0 m/s); or, for a continuous space, ``Box(-1, 1, (2,))`` mapped
 linearly onto [low, high] of steering (degrees) and speed (m/s).
 
+``step`` takes only actions in the space, by Gymnasium's ``contains``: an int (or NumPy
+integer) id in ``0 .. n-1``, or 2 finite numbers in [-1, 1]. Anything else (``-1``,
+``1.5``, ``"3"``, NaN, a scalar or a wrong shape for a continuous space) raises
+:class:`~racerl.envs.checks.InvalidActionError`, a ``ValueError`` and
+``gymnasium.error.InvalidAction`` whose message names the action and the space; nothing is
+clipped (see :mod:`racerl.envs.checks`).
+
 ## Observation space
 ``observation="camera"`` (default): DeepRacer's front camera, ``Box(0, 255, (120, 160, C),
 uint8)``, channels last, grey (C = 1) or ``rgb=True`` (C = 3), times ``frame_stack`` (the
@@ -34,7 +41,13 @@ for every episode from the seed.
 
 ## Episode end
 Terminated on ``lap_complete``, ``off_track``, ``crashed``, ``immobilized`` or ``reversed``
-(``info["status"]``); truncated after ``max_steps`` steps.
+(``info["status"]``); truncated after ``max_steps`` steps. ``step`` before the first
+``reset``, or after an episode ended, raises ``gymnasium.error.ResetNeeded``, every time
+and before anything moves. For a step before reset that is what Gymnasium's
+``OrderEnforcing`` wrapper (part of ``gymnasium.make``) raises; after the end, where
+Gymnasium's classic-control envs only log a warning and drive on, we raise: DeepRacer
+never drives on after an episode ends, and a car stepped past its end would feed the
+reward function params from beyond its episode.
 
 ## Arguments
 ``track`` (name, path or Track), ``reward_function`` (path, example name or callable;
@@ -45,6 +58,7 @@ other way), ``seed`` (used by the first reset).
 
 ## Version history
 * v0: camera and state observations, lighting presets, DeepRacer params and episode rules.
+  Actions outside the space and steps out of order are refused, not driven.
 """
 
 from __future__ import annotations
@@ -55,6 +69,7 @@ import gymnasium as gym
 import numpy as np
 
 from racerl.envs.cars import Racers
+from racerl.envs.checks import single_action, start_fraction
 from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
 
@@ -80,20 +95,30 @@ class RacerEnv(gym.Env):
         self._first_seed = seed
         self._trail: list[tuple[float, float]] = []
         self._renderer = None
+        self._reset_needed: str | None = "before calling env.reset()"
+        """Why ``step`` may not run now, or None while an episode is under way."""
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is None and self._first_seed is not None:
             seed, self._first_seed = self._first_seed, None
         super().reset(seed=seed)
-        start = (options or {}).get("start_ndist")
+        start = start_fraction((options or {}).get("start_ndist"))
         obs = self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start)[0]
+        self._reset_needed = None
         self._trail = [(float(self.sim.car.x[0]), float(self.sim.car.y[0]))]
         return obs, {"status": Status.PREPARE, "start_ndist": float(self.sim.state.start_ndist[0])}
 
     def step(self, action):
-        result = self.racers.step(np.asarray(action)[None, ...])
+        if self._reset_needed is not None:
+            raise gym.error.ResetNeeded(f"Cannot call env.step() {self._reset_needed}")
+        result = self.racers.step(single_action(self.action_space, action))
         self._trail.append((float(self.sim.car.x[0]), float(self.sim.car.y[0])))
         info = step_info(result.params[0], result.status[0], float(result.lap_time[0]))
+        if result.terminated[0] or result.truncated[0]:
+            ended = f"terminated: {result.status[0]}" if result.terminated[0] else \
+                f"truncated after max_steps={self.sim.max_steps}"
+            self._reset_needed = (f"after the episode ended ({ended}); call env.reset() to "
+                                  "start the next one")
         return (result.obs[0], float(result.rewards[0]), bool(result.terminated[0]),
                 bool(result.truncated[0]), info)
 

@@ -10,6 +10,12 @@ returns the *new* episode's first observation in its row; the ended episode's la
 observation is kept in ``info["final_obs"]`` (an object array, set where
 ``info["_final_obs"]`` is True) and its info in ``info["final_info"]``. stable-baselines3
 expects exactly this; :func:`racerl.envs.sb3.to_sb3` adapts the interface.
+
+``num_envs`` is a whole number from 1 to :data:`~racerl.envs.checks.MAX_CARS`. ``step``
+takes one action per car (shape ``(num_envs,)`` of integer ids, or ``(num_envs, 2)`` of
+finite numbers in [-1, 1]) and refuses a batch with any action outside the space with
+:class:`~racerl.envs.checks.InvalidActionError` naming the car, before any car moves; a
+``step`` before the first ``reset`` raises ``gymnasium.error.ResetNeeded``.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from racerl.envs.cars import Racers
+from racerl.envs.checks import batch_actions, batch_seeds, car_count, start_fraction
 from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
 
@@ -35,6 +43,7 @@ class RacerVectorEnv(VectorEnv):
                  action_space=None, observation: str = "camera", seed: int | None = None,
                  **kwargs):
         kwargs.pop("render_mode", None)  # top-down rendering is per single env
+        num_envs = car_count(num_envs)
         self.racers = Racers(num_envs, track=track, reward_function=reward_function,
                              action_space=action_space, observation=observation, **kwargs)
         self.num_envs = num_envs
@@ -43,6 +52,7 @@ class RacerVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._first_seed = seed
+        self._has_reset = False
 
     @property
     def sim(self):
@@ -51,16 +61,19 @@ class RacerVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None and self._first_seed is not None:
             seed, self._first_seed = self._first_seed, None
-        if isinstance(seed, int):
-            seed = [seed + i for i in range(self.num_envs)]
-        start = (options or {}).get("start_ndist")
-        obs = self.racers.reset(np.arange(self.num_envs), seeds=seed, start_ndist=start)
+        seeds = batch_seeds(seed, self.num_envs)
+        start = start_fraction((options or {}).get("start_ndist"))
+        obs = self.racers.reset(np.arange(self.num_envs), seeds=seeds, start_ndist=start)
+        self._has_reset = True
         info = {"status": np.full(self.num_envs, Status.PREPARE, dtype=object),
                 "_status": np.ones(self.num_envs, dtype=bool)}
         return obs, info
 
     def step(self, actions):
-        result = self.racers.step(np.asarray(actions))
+        if not self._has_reset:
+            raise ResetNeeded("Cannot call env.step() before calling env.reset()")
+        result = self.racers.step(batch_actions(self.single_action_space, actions,
+                                                self.num_envs))
         done = result.terminated | result.truncated
         info = _batch_info(result.params, result.status, result.lap_time)
         obs = result.obs
