@@ -31,19 +31,20 @@ sandbox-tools:
 	  { apt-get update -qq && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; }; \
 	else echo "sandbox: install bubblewrap and libseccomp2 (sudo apt install bubblewrap)"; fi
 
-# The main job: train a model on the default track with DeepRacer's follow-the-centre-line
-# reward, evaluate it under DeepRacer's evaluation rules (train does it when it stops), save
-# its training chart, maps of the evaluated laps and a video of one lap, export it for the
-# car and drive the exported model (onnxruntime, no torch) round the track.
+# The main job: train a racer on the default track with the racing preset (the progress
+# reward, 1-4 m/s), evaluate it under DeepRacer's evaluation rules (train does it when it
+# stops), save its training chart and maps of the evaluated laps, export it for the car and
+# drive the exported model (onnxruntime, no torch) round the track; last, its laps on video
+# and beside the centre-line driver's and the race line's.
 DEMO_MINUTES ?= 5
 demo: setup
 	$(BIN)/racerl tracks
-	$(BIN)/racerl train --name demo --minutes $(DEMO_MINUTES) --force
+	$(BIN)/racerl train --name demo --preset racing --minutes $(DEMO_MINUTES) --force
 	$(BIN)/racerl plot demo --out $(OUT)/training_chart.png
 	$(BIN)/racerl plot demo --evaluation --out $(OUT)/evaluation_chart.png
-	$(BIN)/racerl evaluate demo --trials 1 --video $(OUT)/demo.mp4
 	$(BIN)/racerl export demo --out $(OUT)/demo-export
 	$(BIN)/racerl drive $(OUT)/demo-export/demo.tar.gz --source sim
+	$(BIN)/racerl evaluate demo --trials 3 --video $(OUT)/demo.mp4 --limits
 
 # ruff, then the import contract of pyproject.toml: the layers of docs/architecture.md.
 lint: setup

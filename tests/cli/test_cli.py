@@ -68,3 +68,12 @@ def test_view_camera_and_lighting_grid(tmp_path):
 def test_view_rejects_unknown_lighting():
     result = runner.invoke(app, ["view", "--camera", "--lighting", "disco"])
     assert result.exit_code == 2 and "presets are" in result.output
+
+
+def test_evaluate_with_limits_prints_laps_beside_the_race_line():
+    result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--speed", "2",
+                                 "--track", "oval", "--trials", "1", "--limits"])
+    assert result.exit_code == 0, result.output
+    assert "beside the track's limits" in result.output
+    rows = [line for line in result.output.splitlines() if "│" in line and "raceline" in line]
+    assert rows and rows[-1].split("│")[-2].strip() == "1.00"

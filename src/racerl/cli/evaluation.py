@@ -33,6 +33,8 @@ def evaluate_command(
     speed: float = SPEED_OPT,
     off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
+    limits: bool = typer.Option(False, "--limits", help="then drive the centre line at 1 m/s "
+                                "and the race line on the same track and compare the laps"),
 ) -> None:
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
     from racerl.evaluate.evaluation import EvalSettings, EvaluationRules, evaluate
@@ -54,6 +56,23 @@ def evaluate_command(
 
         write_video(run.driver, run.trajectories, load_track(settings.track), video)
         console.print(f"saved {video}")
+    if limits:
+        print_limits(run)
+
+
+def print_limits(run) -> None:
+    """The run's laps beside the centre-line driver's and the race line's."""
+    from racerl.evaluate.limits import beside_the_limits
+
+    table = Table(title=f"Laps on {run.settings.track} beside the track's limits")
+    for col in ("driver", "laps", "best lap s", "mean lap s", "off track", "x race line"):
+        table.add_column(col, justify="left" if col == "driver" else "right")
+    for standing in beside_the_limits(run):
+        s = standing.summary
+        table.add_row(standing.driver, f"{s.laps}/{s.trials}", seconds(s.best_lap),
+                      seconds(s.mean_lap), str(s.off_track),
+                      "-" if standing.ratio is None else f"{standing.ratio:.2f}")
+    console.print(table)
 
 
 @app.command()
