@@ -104,7 +104,7 @@ def test_randomness_is_flagged(tmp_path, traces):
 
 
 def test_state_kept_between_calls_is_deterministic(tmp_path, traces):
-    report = check_reward(f"{REPO_EXAMPLES}/progress.py", load_track("loop"), traces=traces)
+    report = check_reward("progress", load_track("loop"), traces=traces)
     assert report.ok and report.findings == []
 
 
