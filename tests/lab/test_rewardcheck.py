@@ -9,7 +9,6 @@ from racerl.cli import app
 from racerl.lab.check import SLOW_CALL, check_reward, drive_traces
 from racerl.track.catalog import load_track
 
-REPO_EXAMPLES = "examples/rewards"
 
 
 @pytest.fixture(scope="module")
