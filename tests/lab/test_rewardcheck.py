@@ -10,7 +10,6 @@ from racerl.lab.check import SLOW_CALL, check_reward, drive_traces
 from racerl.track.catalog import load_track
 
 
-
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # the race line's cache goes to a temp home
