@@ -16,7 +16,7 @@ def write(tmp_path, text, name="reward.py"):
 
 def base_params(**overrides):
     params = {"track_width": 0.76, "distance_from_center": 0.0, "all_wheels_on_track": True,
-              "steering_angle": 0.0}
+              "steering_angle": 0.0, "progress": 1.5, "steps": 3.0}
     params.update(overrides)
     return params
 
