@@ -67,6 +67,6 @@ def test_the_lab_batch_shares_controllers_between_behaviours_on_one_line():
     track = load_track("loop")
     routed = behaviour_controller(track, BEHAVIOURS, Racers(1, track=track).sim.vehicle)
     sizes = sorted(len(cars) for cars, _ in routed.groups)
-    # The three centre-line speeds and crawling share one pure-pursuit controller; standing
-    # still and leaving the track share one constant command.
-    assert len(routed.groups) == 6 and sizes == [1, 1, 1, 1, 2, 4]
+    # The three centre-line speeds, crawling, the weave and the border share one lane
+    # pursuit; standing still and leaving the track share one constant command.
+    assert len(routed.groups) == 4 and sizes == [1, 1, 2, 6]

@@ -175,5 +175,5 @@ def test_cli_check_and_lab_with_sandbox(tmp_path):
     lab = runner.invoke(app, ["reward", "lab", "examples/rewards/centre_bonus.py", "--sandbox",
                               "--picture", str(tmp_path / "lab.png")])
     assert lab.exit_code == 0, lab.output
-    assert "zig-zag earns" in lab.output
+    assert "warning: zig-zag ±" in lab.output and "learn to weave" in lab.output
 

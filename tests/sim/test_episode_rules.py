@@ -83,6 +83,14 @@ def test_max_steps_truncates(circle):
     assert not any(r.terminated[0] for r in results)
 
 
+def test_max_steps_per_car(circle):
+    sim = BatchSim(circle, 2, start="line", max_steps=np.array([3, 5]))
+    driver = PurePursuitDriver(circle)
+    results = [sim.step(*driver.act(sim.car)) for _ in range(5)]
+    assert [r.truncated.tolist() for r in results] == [
+        [False, False], [False, False], [True, False], [True, False], [True, True]]
+
+
 # -- lap complete and lap time -----------------------------------------------------------------
 
 

@@ -58,32 +58,40 @@ def reward_lab(
     picture: Path | None = typer.Option(None, help="PNG of the best-paid behaviour's reward "
                                         "along the track (default: reward_lab_<track>.png)"),
     sandbox: bool = typer.Option(False, help="run the function in the sandbox"),
+    discount: float | None = typer.Option(
+        None, min=0.0, max=1.0, help="the discount factor the model will train with (default: "
+        "TrainConfig's discount_factor): the discounted return the lab ranks by uses it"),
 ) -> None:
-    """Drive good and bad behaviours with the reward and warn when bad driving pays more."""
+    """Drive good and bad behaviours with the reward and warn when bad driving pays more.
+
+    Each bad behaviour is searched over its parameters and shown by its worst variant."""
     import json
 
     from racerl.camera.topdown import save_png
-    from racerl.lab.lab import TABLE_COLUMNS, lab_picture, run_lab, table_rows
+    from racerl.lab.lab import DEFAULT_DISCOUNT, TABLE_COLUMNS, lab_picture, run_lab, table_rows
     from racerl.reward.function import load_reward_function
     from racerl.track.catalog import load_track
 
     the_track = load_track(track)
+    discount = DEFAULT_DISCOUNT if discount is None else discount
     if sandbox:
         from racerl.reward.sandbox import load_sandboxed
 
         sandbox_notice()
         with load_sandboxed(reward) as sandboxed:
-            report = run_lab(the_track, sandboxed)
+            report = run_lab(the_track, sandboxed, discount=discount)
     else:
-        report = run_lab(the_track, load_reward_function(reward))
+        report = run_lab(the_track, load_reward_function(reward), discount=discount)
     target = picture or Path(f"reward_lab_{the_track.name}.png")
     save_png(lab_picture(the_track, report), target)
     if json_out:
         data = report.as_dict() | {"picture": str(target)}
         print(json.dumps(data, indent=2))
         return
-    table = Table(title=f"Reward lab: {Path(reward).name} on {the_track.name} "
-                        "(one episode per behaviour from the start line)")
+    table = Table(title=f"Reward lab: {Path(reward).name} on {the_track.name} (the start-"
+                        "line episode of each behaviour; discounted: the mean discounted "
+                        f"return, discount {report.discount:g}, of the episodes from "
+                        f"{len(report.starts)} starts round the lap)")
     for col in TABLE_COLUMNS:
         table.add_column(col, justify="left" if col in ("behaviour", "status") else "right")
     for row in table_rows(report):

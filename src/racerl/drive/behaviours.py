@@ -1,12 +1,15 @@
-"""Scripted behaviours for the reward lab and the reward check, driven as one batch.
+"""Scripted behaviours for the reward lab and the reward check, driven in batches.
 
 Each behaviour is a way a policy could learn to drive — well (centre line, race line) or
 badly (weaving, hugging a border, crawling, stopping, leaving the track, driving backwards).
-All of them run as one batch through :func:`~racerl.drive.rollout.rollout`, one car per
-behaviour, with the real simulator and the user's reward function, so what each earns is
-exactly what training would pay it. Behaviours that follow the same line share one batched
-pure-pursuit controller (the centre-line drives at every speed, crawling included), so the
-batch is driven by a handful of array operations per step, not a loop over cars.
+They run through :func:`~racerl.drive.rollout.rollout`, one car per behaviour (and per start
+point), with the real simulator and the user's reward function, so what each earns is
+exactly what training would pay it. The unwanted ones come in variants
+(:func:`search_behaviours`): a reward may leave the default weave unpaid and pay a tighter
+one. Every line that is an offset from the centre line — the centre-line drives at every
+speed, crawling, every weave and every border — is followed by one batched
+:class:`~racerl.drive.pursuit.LanePursuit`, so a batch of many variants is driven by a
+handful of array operations per step, not a loop over cars or lines.
 """
 
 from __future__ import annotations
@@ -15,29 +18,48 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
-from racerl.drive.raceline import CAR_HALF_WIDTH, compute_raceline, lane_frame
+from racerl.drive.pursuit import LanePursuit, PurePursuitDriver, RaceLineDriver
+from racerl.drive.raceline import CAR_HALF_WIDTH, LaneFrame, compute_raceline, lane_frame
 from racerl.drive.rollout import Commands, Controller, Episode, Keep, Routed, Trajectory, rollout
 from racerl.envs.cars import Racers
 from racerl.reward.protocol import RewardSource
-from racerl.sim.vehicle import CarState, VehicleParams
+from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams
 from racerl.track.geometry import Track
 
 SLOW, MEDIUM, FAST = 0.5, 1.0, 2.0  # m/s for the centre-line drives
-ZIGZAG_WAVELENGTH = 1.2  # metres from one swing to the next in the same direction
 ZIGZAG_SWING = 0.2  # of the track width, each side of the centre line
-ZIGZAG_LOOKAHEAD = 0.3  # metres: shorter than the default so the car follows the weave
+ZIGZAG_PERIOD = 1.2  # seconds from one swing to the next in the same direction
+HUG_GAP = 0.02  # metres between the outer wheels and the border
+LOOKAHEAD = 0.45  # metres: pure pursuit's default, smooth on the centre line and borders
 OFF_TRACK_STEER = 15.0  # degrees steered away from the track's turn when leaving it
 MAX_STEPS = 3000  # 200 s of driving: enough for a lap at crawling speed on most tracks
+LINE_SPACING = 0.05  # metres between the points of the lines the lane drives follow
+BATCH_SPREAD = 2.5  # the longest episode of a batch is at most this many times its shortest
+ENDS_AT_ONCE = 20  # steps: standing still, reversing or leaving the track end an episode
+
+# The search over each unwanted behaviour's parameters (see search_behaviours): weaves
+# narrow and wide, quick and slow, at the medium and the slow centre-line speed; crawling
+# speeds below the slow centre drive; both borders at three distances. The first value of
+# each is the default behaviour's.
+ZIGZAG_SWINGS = (0.2, 0.05, 0.1, 0.15, 0.3)  # of the track width, each side
+ZIGZAG_PERIODS = (1.2, 0.8, 1.6, 3.0)  # seconds per full wave
+ZIGZAG_SPEEDS = (MEDIUM, SLOW)  # m/s: a slow weave can be tighter, so longer per lap
+CRAWL_SPEEDS: tuple[float | None, ...] = (None, 0.2, 0.3)  # m/s, None: the car's minimum
+HUG_SIDES = ("left", "right")
+HUG_GAPS = (HUG_GAP, 0.1, 0.2)  # metres between the outer wheels and the border
+
+LANE_LINES = ("centre", "zigzag", "hug")  # the lines one LanePursuit drives together
 
 
 @dataclass(frozen=True)
 class Behaviour:
     """One scripted way to drive: ``good`` behaviours are the ones a developer wants.
 
-    ``line`` is what the car follows: ``centre``, ``raceline``, ``zigzag``, ``hug`` (the
-    left border), ``reverse`` (the centre line the other way) or ``constant`` (a fixed
+    ``line`` is what the car follows: ``centre``, ``raceline``, ``zigzag`` (a weave of
+    ``swing`` each side and ``period`` seconds), ``hug`` (a border, ``side``, with ``gap``
+    metres to spare), ``reverse`` (the centre line the other way) or ``constant`` (a fixed
     command: ``steer_out`` degrees away from the track's turn, or ``hold`` to stand still).
+    Variants of one behaviour share its ``key``; their labels name their parameters.
     """
 
     key: str
@@ -50,6 +72,31 @@ class Behaviour:
     hold: bool = False
     turned: bool = False
     """Start facing backwards."""
+    swing: float = ZIGZAG_SWING
+    """A weave's swing each side of the centre line, as a fraction of the track width."""
+    period: float = ZIGZAG_PERIOD
+    """A weave's seconds from one swing to the next in the same direction."""
+    side: str = "left"
+    """The border a hugging car follows."""
+    gap: float = HUG_GAP
+    """Metres between a hugging car's outer wheels and its border."""
+
+
+def zigzag(swing: float = ZIGZAG_SWING, period: float = ZIGZAG_PERIOD,
+           speed: float = MEDIUM) -> Behaviour:
+    """The weave a reward paying for "near the centre" may not see."""
+    return Behaviour("zigzag", f"zig-zag ±{swing:.0%} of the width, {period:g} s waves, "
+                     f"{speed:g} m/s", False, "zigzag", speed, swing=swing, period=period)
+
+
+def hug_border(side: str = "left", gap: float = HUG_GAP) -> Behaviour:
+    return Behaviour("hug_border", f"hugging the {side} border {gap * 100:.0f} cm inside, "
+                     f"{MEDIUM:g} m/s", False, "hug", MEDIUM, side=side, gap=gap)
+
+
+def crawl(speed: float | None = None) -> Behaviour:
+    label = "crawling at minimum speed" if speed is None else f"crawling at {speed:g} m/s"
+    return Behaviour("crawl", label, False, "centre", speed)
 
 
 BEHAVIOURS: tuple[Behaviour, ...] = (
@@ -57,9 +104,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour("centre_medium", f"centre line {MEDIUM:g} m/s", True, "centre", MEDIUM),
     Behaviour("centre_fast", f"centre line {FAST:g} m/s", True, "centre", FAST),
     Behaviour("raceline", "race line", True, "raceline", None),
-    Behaviour("zigzag", f"zig-zag in the lane {MEDIUM:g} m/s", False, "zigzag"),
-    Behaviour("hug_border", f"hugging the left border {MEDIUM:g} m/s", False, "hug"),
-    Behaviour("crawl", "crawling at minimum speed", False, "centre", None),
+    zigzag(),
+    hug_border(),
+    crawl(),
     # Speed 0 (the params say 0; the car model would still roll at its minimum speed, so
     # the car is held where it is).
     Behaviour("stop", "standing still", False, "constant", 0.0, hold=True),
@@ -67,6 +114,19 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
               steer_out=OFF_TRACK_STEER),
     Behaviour("reverse", "driving in reverse", False, "reverse", turned=True),
 )
+"""One of each behaviour, with its default parameters (the reward check drives these)."""
+
+
+def search_behaviours() -> tuple[Behaviour, ...]:
+    """:data:`BEHAVIOURS` with each searched behaviour replaced by every variant of its
+    grid (the default variant first): what the reward lab drives."""
+    variants = {
+        "zigzag": [zigzag(s, p, v) for v in ZIGZAG_SPEEDS for s in ZIGZAG_SWINGS
+                   for p in ZIGZAG_PERIODS],
+        "hug_border": [hug_border(side, g) for side in HUG_SIDES for g in HUG_GAPS],
+        "crawl": [crawl(v) for v in CRAWL_SPEEDS],
+    }
+    return tuple(v for b in BEHAVIOURS for v in variants.get(b.key, [b]))
 
 
 @dataclass
@@ -82,38 +142,37 @@ class ConstantCommands:
         return Commands(self.steering.copy(), self.speed.copy(), hold=self.hold.copy())
 
 
-def _offset_line(track: Track, offsets) -> np.ndarray:
-    """A closed line at ``offsets(arc, left room, right room)`` metres left of the centre."""
-    frame = lane_frame(track, spacing=0.05)
-    pts = frame.offset(offsets(frame.arc, frame.left, frame.right))
-    return np.concatenate([pts, pts[:1]])
+def lane_offsets(track: Track, frame: LaneFrame, b: Behaviour) -> np.ndarray:
+    """The line ``b`` follows, as metres left of the centre at each point of ``frame``."""
+    left, right = frame.left, frame.right
+    if b.line == "zigzag":
+        # Whole waves round the lap (a closed line), each as long as the car drives in one
+        # period, and never closer to a border than the car's half width.
+        waves = max(1, round(track.length / (b.period * (b.speed or MEDIUM))))
+        swing = np.minimum(b.swing * (left + right), np.minimum(left, right) - CAR_HALF_WIDTH)
+        return np.maximum(swing, 0.0) * np.sin(2 * np.pi * waves * frame.arc / track.length)
+    if b.line == "hug":
+        room = (left if b.side == "left" else right) - CAR_HALF_WIDTH - b.gap
+        return np.maximum(room, 0.0) * (1.0 if b.side == "left" else -1.0)
+    return np.zeros_like(frame.arc)
 
 
-def zigzag_line(track: Track) -> np.ndarray:
-    """Weave across the centre line inside the lane's middle half (swings of a fifth of the
-    track width each way): the weave a reward paying for "near the centre" does not see."""
-    waves = max(1, round(track.length / ZIGZAG_WAVELENGTH))  # whole waves: a closed line
-
-    def offsets(arc, left, right):
-        swing = np.minimum(ZIGZAG_SWING * (left + right), np.minimum(left, right)
-                           - CAR_HALF_WIDTH)
-        return np.maximum(swing, 0.0) * np.sin(2 * np.pi * waves * arc / track.length)
-
-    return _offset_line(track, offsets)
-
-
-def hug_line(track: Track) -> np.ndarray:
-    """Along the left border with the wheels just inside it."""
-    return _offset_line(track, lambda arc, left, right: left - CAR_HALF_WIDTH - 0.02)
+def lane_lookahead(b: Behaviour) -> float:
+    """A quarter wave for a weave (a longer look-ahead would cut its swings short), capped
+    at the default; the default otherwise."""
+    if b.line != "zigzag":
+        return LOOKAHEAD
+    return float(np.clip(b.period * (b.speed or MEDIUM) / 4, 0.15, LOOKAHEAD))
 
 
 def behaviour_controller(track: Track, behaviours: tuple[Behaviour, ...],
                          vehicle: VehicleParams) -> Routed:
-    """One controller for a batch of behaviours, car i driving ``behaviours[i]``; cars on
-    the same line share one batched controller."""
+    """One controller for a batch of behaviours, car i driving ``behaviours[i]``: every
+    centre-line, weave and border drive shares one :class:`LanePursuit`, so a search over
+    many variants costs no more controller work per step than one drive."""
     groups: dict[str, list[int]] = {}
     for i, b in enumerate(behaviours):
-        groups.setdefault(b.line, []).append(i)
+        groups.setdefault("lane" if b.line in LANE_LINES else b.line, []).append(i)
     routed: list[tuple[np.ndarray, Controller]] = []
     for line, cars in groups.items():
         members = [behaviours[i] for i in cars]
@@ -124,13 +183,11 @@ def behaviour_controller(track: Track, behaviours: tuple[Behaviour, ...],
 
 def _controller(track: Track, vehicle: VehicleParams, line: str, members: list[Behaviour],
                 speed: np.ndarray) -> Controller:
-    if line == "centre":
-        return PurePursuitDriver(track, speed, vehicle=vehicle)
-    if line == "zigzag":
-        return PurePursuitDriver(track, speed, lookahead=ZIGZAG_LOOKAHEAD,
-                                 line=zigzag_line(track), vehicle=vehicle)
-    if line == "hug":
-        return PurePursuitDriver(track, speed, line=hug_line(track), vehicle=vehicle)
+    if line == "lane":
+        frame = lane_frame(track, spacing=LINE_SPACING)
+        offsets = np.stack([lane_offsets(track, frame, b) for b in members])
+        lookahead = np.array([lane_lookahead(b) for b in members])
+        return LanePursuit(track, frame, offsets, speed, lookahead, vehicle=vehicle)
     if line == "reverse":
         return PurePursuitDriver(track, speed, line=track.reverse().waypoints, vehicle=vehicle)
     if line == "raceline":
@@ -145,11 +202,13 @@ def _controller(track: Track, vehicle: VehicleParams, line: str, members: list[B
 
 @dataclass
 class Drive:
-    """One behaviour's episode from the start line and the steps it drove."""
+    """One behaviour's episode from ``start`` (a fraction of the lap; 0 is the start line)
+    and the steps it drove."""
 
     behaviour: Behaviour
     episode: Episode
     path: Trajectory
+    start: float = 0.0
 
     @property
     def rewards(self) -> list[float]:
@@ -170,14 +229,52 @@ class Drive:
 def drive_behaviours(track: Track, reward: RewardSource | None = None,
                      behaviours: tuple[Behaviour, ...] = BEHAVIOURS,
                      vehicle: VehicleParams | None = None, max_steps: int = MAX_STEPS,
-                     keep_params: bool = False) -> list[Drive]:
-    """Drive every behaviour for one episode from the start line, all cars in one batch;
-    ``max_steps`` bounds the slowest behaviour."""
+                     keep_params: bool = False, starts: tuple[float, ...] = (0.0,),
+                     horizon: int | None = None) -> list[Drive]:
+    """Drive every behaviour for one episode from each of ``starts`` (fractions of the lap);
+    ``max_steps`` bounds the slowest behaviour, ``horizon`` (RUN steps) the episodes from
+    starts other than the start line, which then serve a discounted value only. The
+    drives come back start by start, each in the order of ``behaviours``.
+
+    The cars go in batches of similar episode length (see :func:`batches`): a batch steps
+    until its longest episode is done, and every car of it, finished or not, costs a params
+    dict per step, so the many short drives must not wait for a crawl step by step.
+    """
     vehicle = vehicle or VehicleParams()
-    cars = Racers(len(behaviours), track=track, reward_function=reward, observation="state",
-                  start="line", max_steps=max_steps, vehicle=vehicle)
-    result = rollout(cars, behaviour_controller(track, behaviours, vehicle),
-                     keep=Keep(trajectory=True, params=keep_params),
-                     turned=np.array([b.turned for b in behaviours]))
-    return [Drive(b, e, t) for b, e, t in zip(behaviours, result.episodes,
-                                              result.trajectories, strict=True)]
+    cars = [(b, float(s)) for s in starts for b in behaviours]
+    limit = np.array([max_steps if s == 0.0 or horizon is None else min(max_steps, horizon + 1)
+                      for _, s in cars])  # + 1: the PREPARE step counts
+    expected = np.minimum(limit, [_expected_steps(b, track, vehicle) for b, _ in cars])
+    drives: dict[int, Drive] = {}
+    for batch in batches(expected):
+        members = tuple(cars[i][0] for i in batch)
+        at = np.array([cars[i][1] for i in batch])
+        sim = Racers(len(batch), track=track, reward_function=reward, observation="state",
+                     start="line", max_steps=limit[batch], vehicle=vehicle)
+        result = rollout(sim, behaviour_controller(track, members, vehicle),
+                         keep=Keep(trajectory=True, params=keep_params),
+                         turned=np.array([b.turned for b in members]), starts=at)
+        for i, b, e, t in zip(batch, members, result.episodes, result.trajectories,
+                              strict=True):
+            drives[int(i)] = Drive(b, e, t, cars[i][1])
+    return [drives[i] for i in range(len(cars))]
+
+
+def batches(expected: np.ndarray, spread: float = BATCH_SPREAD) -> list[np.ndarray]:
+    """Car indices in batches, shortest episodes first, each batch's longest ``expected``
+    episode at most ``spread`` times its shortest."""
+    order = np.argsort(expected, kind="stable")
+    out: list[list[int]] = []
+    for i in order:
+        if not out or expected[i] > spread * expected[out[-1][0]]:
+            out.append([])
+        out[-1].append(int(i))
+    return [np.array(b) for b in out]
+
+
+def _expected_steps(b: Behaviour, track: Track, vehicle: VehicleParams) -> float:
+    """Roughly how many steps the behaviour's episode lasts, to batch it with its peers."""
+    if b.line in ("constant", "reverse"):
+        return ENDS_AT_ONCE
+    speed = FAST if b.line == "raceline" else max(b.speed or 0.0, vehicle.min_speed)
+    return track.length / speed / CONTROL_DT

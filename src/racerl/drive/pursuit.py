@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from racerl.drive.raceline import RaceLine, compute_raceline
+from racerl.drive.raceline import LaneFrame, RaceLine, compute_raceline
 from racerl.drive.rollout import Commands, Episode, Keep, Rollout, rollout
 from racerl.envs.cars import Racers
 from racerl.reward.protocol import RewardSource
@@ -46,20 +46,72 @@ class PurePursuitDriver:
         return Commands(steer_deg, np.broadcast_to(self.speed, steer_deg.shape).copy())
 
 
+class LanePursuit:
+    """Pure pursuit of one line per car, each line given as offsets from the centre line.
+
+    ``offsets`` is (cars, points): metres left of the centre line (negative: right) at each
+    point of ``frame``. Every car is measured against the one centre line and its target is
+    its own offset ``lookahead`` metres further along it, so a batch of cars on as many
+    different lines (weaves, border hugs, the centre itself) costs one projection per step,
+    not one per line. ``speed`` and ``lookahead`` are one value or one per car.
+    """
+
+    observation = None
+
+    def __init__(self, track: Track, frame: LaneFrame, offsets: np.ndarray,
+                 speed: float | np.ndarray = 1.0, lookahead: float | np.ndarray = 0.45,
+                 vehicle: VehicleParams | None = None):
+        self.track = track
+        self.frame = frame
+        self.offsets = np.atleast_2d(np.asarray(offsets, dtype=np.float64))
+        self.speed = np.asarray(speed, dtype=np.float64)
+        self.lookahead = np.asarray(lookahead, dtype=np.float64)
+        self.vehicle = vehicle or VehicleParams()
+        self._spacing = track.length / len(frame.arc)  # lane_frame samples evenly
+
+    def act(self, car: CarState, obs: np.ndarray | None = None) -> Commands:
+        """Steering (degrees, left positive) and speed (m/s) for every car in the batch."""
+        rear = rear_axle(car, self.vehicle)
+        arc, _ = self.track.center.project(rear)
+        ahead = (arc + self.lookahead) / self._spacing
+        n = len(self.frame.arc)
+        before = np.floor(ahead).astype(np.int64)
+        t = (ahead - before)[:, None]
+        i, j = before % n, (before + 1) % n
+        centre = (1 - t) * self.frame.center[i] + t * self.frame.center[j]
+        normal = (1 - t) * self.frame.normal[i] + t * self.frame.normal[j]
+        cars = np.arange(len(arc))
+        offset = (1 - t[:, 0]) * self.offsets[cars, i] + t[:, 0] * self.offsets[cars, j]
+        target = centre + offset[:, None] * normal
+        steer = steer_towards(car, rear, target, self.vehicle)
+        return Commands(steer, np.broadcast_to(self.speed, steer.shape).copy())
+
+
 def pursue(car: CarState, line: Polyline, lookahead: float | np.ndarray,
            vehicle: VehicleParams) -> tuple[np.ndarray, np.ndarray]:
     """Pure-pursuit steering (degrees) towards the point ``lookahead`` metres along ``line``
     from each car's rear axle, and the rear axle's arc length on the line."""
-    rear = np.stack([car.x - vehicle.rear_axle_offset * np.cos(car.yaw),
-                     car.y - vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
+    rear = rear_axle(car, vehicle)
     arc, _ = line.project(rear)
     target, _ = line.interpolate(arc + lookahead)
+    return steer_towards(car, rear, target, vehicle), arc
+
+
+def rear_axle(car: CarState, vehicle: VehicleParams) -> np.ndarray:
+    """(N, 2) rear-axle points: pure pursuit's geometry is about the rear axle."""
+    return np.stack([car.x - vehicle.rear_axle_offset * np.cos(car.yaw),
+                     car.y - vehicle.rear_axle_offset * np.sin(car.yaw)], axis=-1)
+
+
+def steer_towards(car: CarState, rear: np.ndarray, target: np.ndarray,
+                  vehicle: VehicleParams) -> np.ndarray:
+    """Steering (degrees, clipped to the car's limit) that puts each rear axle on a circle
+    through its ``target`` point."""
     dx, dy = target[:, 0] - rear[:, 0], target[:, 1] - rear[:, 1]
     alpha = np.arctan2(dy, dx) - car.yaw
     distance = np.maximum(np.hypot(dx, dy), 1e-6)
     steer = np.arctan2(2.0 * vehicle.wheelbase * np.sin(alpha), distance)
-    steer_deg = np.clip(np.degrees(steer), -vehicle.max_steering_deg, vehicle.max_steering_deg)
-    return steer_deg, arc
+    return np.clip(np.degrees(steer), -vehicle.max_steering_deg, vehicle.max_steering_deg)
 
 
 def lap_rollout(track: Track, controller, reward: RewardSource | None = None,

@@ -158,10 +158,12 @@ class Keep:
 
 
 def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None = None,
-            keep: Keep = Keep(), turned: np.ndarray | None = None) -> Rollout:
+            keep: Keep = Keep(), turned: np.ndarray | None = None,
+            starts: np.ndarray | None = None) -> Rollout:
     """Reset every car of ``cars`` (with ``seeds``, one per car) and drive them with
     ``controller`` until each car's episode has ended; ``turned`` (bool per car) starts
-    those cars facing backwards.
+    those cars facing backwards, ``starts`` (lap fraction per car) puts them on the centre
+    line there instead of where the batch's start mode would.
 
     An ended car is parked in PREPARE until the last car finishes, so its reward function
     is not called again. Under evaluation rules with several laps (a race), every lap is an
@@ -169,7 +171,7 @@ def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None
     """
     sim = cars.sim
     everyone = np.arange(cars.n)
-    obs = cars.reset(everyone, seeds=None if seeds is None else list(seeds))
+    obs = cars.reset(everyone, seeds=None if seeds is None else list(seeds), start_ndist=starts)
     if turned is not None and np.any(turned):
         back = np.flatnonzero(turned)
         sim.place(back, np.stack([sim.car.x[back], sim.car.y[back]], axis=-1),

@@ -83,7 +83,7 @@ class Racers:
                  action_space: str | Path | dict | ActionSpace | None = None,
                  observation: str = "camera", rgb: bool = False, frame_stack: int = 1,
                  lighting: str = "studio", start: str = "round_robin",
-                 max_steps: int = DEFAULT_MAX_STEPS, reverse: bool = False,
+                 max_steps: int | np.ndarray = DEFAULT_MAX_STEPS, reverse: bool = False,
                  vehicle: VehicleParams | None = None, camera_backend: str = "numba",
                  rules: EvaluationRules | None = None):
         if observation not in OBSERVATIONS:
@@ -120,8 +120,9 @@ class Racers:
     # -- episodes -----------------------------------------------------------------------------
 
     def reset(self, cars: np.ndarray, seeds: list[int | None] | None = None,
-              start_ndist: float | None = None) -> np.ndarray:
-        """Start new episodes for ``cars``; a seed restarts that car's episode sequence."""
+              start_ndist: np.ndarray | float | None = None) -> np.ndarray:
+        """Start new episodes for ``cars``; a seed restarts that car's episode sequence;
+        ``start_ndist`` (one lap fraction, or one per car) overrides the start mode."""
         cars = np.asarray(cars, dtype=np.int64)
         seeded = np.array([seeds is not None and seeds[k] is not None
                            for k in range(len(cars))], dtype=bool)

@@ -1,35 +1,63 @@
 """The reward lab: what a reward function pays for each way of driving, before any training.
 
-A reinforcement learner finds whatever earns the most return per episode. If weaving,
-crawling or standing still out-earns clean fast driving, that is what hours of training
-will produce. The lab drives the scripted behaviours of :mod:`racerl.drive.behaviours` with the
-real simulator and the user's reward function and compares, per behaviour:
+A reinforcement learner finds whatever earns the most return. If weaving, crawling or
+standing still out-earns clean fast driving, that is what hours of training will produce.
+The lab drives the scripted behaviours of :mod:`racerl.drive.behaviours` with the real
+simulator and the user's reward function — each unwanted one over a grid of its parameters
+(:func:`~racerl.drive.behaviours.search_behaviours`: weaves of several widths, periods and
+speeds, several crawling speeds, both borders at several distances), every variant from
+:data:`STARTS` along the lap, in a few batches — and compares, per behaviour:
 
-* **return per lap**: the episode's return divided by the share of the lap it covered,
-  ``return / (progress / 100)``; only for behaviours that covered at least
+* **discounted value**: the learner's own yardstick, ``sum_t discount**t * reward_t`` over
+  an episode (with the model's discount factor), averaged over the episodes from the
+  :data:`STARTS` (DeepRacer starts its training episodes all round the lap). An episode ends
+  as in training (lap complete, off track, reversed, immobilised, ``max_steps``), so a fast
+  lap's value stops at its finish line while a crawler keeps earning: on a short track a
+  per-step reward pays for slowness even when discounted. The sum stops at the
+  :func:`horizon`, the step where the discount has shrunk a reward below :data:`FORGOTTEN`
+  of its worth (459 steps, 31 s, at 0.99; 4603 at 0.999, beyond ``max_steps``), and the
+  episodes from the other starts are driven no further;
+* **return per lap**: the start-line episode's return divided by the share of the lap it
+  covered, ``return / (progress / 100)``; only for episodes that covered at least
   :data:`MIN_PROGRESS` percent (stopping, reversing and leaving the track end the episode
-  long before that, so a per-lap figure would be an extrapolation of a few steps);
-* **return per second**: the episode's return over its driving time (steps / 15 Hz);
-* **episode return**: what the episode paid in total.
+  long before that, so a per-lap figure would be an extrapolation of a few steps). It is the
+  undiscounted view, discount 1: what a lap is worth however long it takes;
+* **return per second**: the start-line episode's return over its driving time;
+* **episode return**: what the start-line episode paid in total.
 
-Behaviours are ranked by return per lap (then per second); a warning is raised, in plain
-words with the ratio, whenever a behaviour nobody wants earns more than driving well:
+Behaviours are ranked by discounted value (then per lap, then per second). A warning is
+raised, in plain words with the ratio, whenever a behaviour nobody wants earns more than
+driving well by the behaviour's own yardstick — zig-zag and border hugging per lap against
+the centre line at the same speed (or per second against the good behaviour that earns
+fastest), crawling per lap against racing, stopping, reversing and leaving the track per
+episode (or per second) against a good lap — or by discounted value against the best good
+behaviour; unless the discounted value says the opposite: when the best good behaviour is
+worth clearly more discounted, the learner will not go for the unwanted one whatever a lap
+sums to. So a pace reward (``progress / steps``) whose lap sum favours crawling by a little
+is not flagged, while DeepRacer's per-step centre-line reward, whose discounted value never
+prefers speed, still is.
 
-* zig-zag or border hugging vs the centre line at the same speed per lap, or vs the good
-  behaviour that earns fastest per second;
-* crawling vs the fastest good lap (racing), per lap;
-* stopping, reversing, leaving the track vs a good lap, per episode or per second.
+Each searched behaviour is reported by one variant: of those that earn a warning, the one
+that out-earns good driving by the widest margin; when none does, the best-paying.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from racerl.drive.behaviours import BEHAVIOURS, Behaviour, Drive, drive_behaviours
+from racerl.drive.behaviours import (
+    MAX_STEPS,
+    Behaviour,
+    Drive,
+    drive_behaviours,
+    search_behaviours,
+)
 from racerl.drive.rollout import Episode
+from racerl.model.config import TrainConfig
 from racerl.reward.protocol import RewardSource
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, VehicleParams
@@ -37,11 +65,14 @@ from racerl.track.geometry import Track
 
 MIN_PROGRESS = 25.0  # percent of a lap below which no per-lap figure is given
 WARN_RATIO = 1.05  # "earns more" means at least 5 % more: ties are not exploits
+STARTS = (0.0, 0.25, 0.5, 0.75)  # lap fractions the discounted value's episodes start from
+DEFAULT_DISCOUNT = TrainConfig.discount_factor  # the discount a model trains with
+FORGOTTEN = 0.01  # a reward discounted below 1 % of its worth no longer counts
 
 
 @dataclass(frozen=True)
 class Row:
-    """One behaviour's line of the lab table."""
+    """One behaviour's line of the lab table (one variant of a searched behaviour)."""
 
     key: str
     label: str
@@ -53,6 +84,14 @@ class Row:
     per_lap: float | None
     per_second: float | None
     lap_time: float | None
+    discounted: float
+    """Discounted return, the mean over the episodes from :data:`STARTS`."""
+    speed: float | None = None
+    """Commanded m/s (None: the car's minimum, or the race line's plan)."""
+    parameters: dict = field(default_factory=dict)
+    """A searched variant's parameters (see :func:`parameters_of`)."""
+    tried: int = 1
+    """How many variants of this behaviour the lab drove."""
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -62,45 +101,113 @@ class Row:
 class LabReport:
     track: str
     reward: str
-    rows: list[Row]  # ranked, best first
+    rows: list[Row]  # one per behaviour, ranked, best first
     warnings: list[str]
-    drives: dict[str, Drive]  # by behaviour key, for the picture
+    drives: dict[str, Drive]  # the shown variant's start-line drive, by key, for the picture
+    discount: float = DEFAULT_DISCOUNT
+    starts: tuple[float, ...] = STARTS
+    variants: dict[str, list[Row]] = field(default_factory=dict)
+    """Every variant of each searched behaviour, ranked."""
 
     @property
     def best(self) -> Row:
         return self.rows[0]
 
     def as_dict(self) -> dict:
-        return {"track": self.track, "reward": self.reward,
-                "ranking": [r.as_dict() for r in self.rows], "warnings": self.warnings}
+        return {"track": self.track, "reward": self.reward, "discount": self.discount,
+                "starts": list(self.starts),
+                "ranking": [r.as_dict() for r in self.rows], "warnings": self.warnings,
+                "search": {k: [r.as_dict() for r in rows]
+                           for k, rows in self.variants.items()}}
 
 
-def row_of(behaviour: Behaviour, episode: Episode) -> Row:
-    """The lab's figures for one behaviour's episode; the lap time is the simulator's."""
+def discounted_return(rewards: Sequence[float], discount: float) -> float:
+    """``sum_t discount**t * rewards[t]``, t counted from the episode's first paid step."""
+    r = np.asarray(rewards, dtype=np.float64)
+    return float(np.dot(discount ** np.arange(len(r)), r))
+
+
+def horizon(discount: float) -> int | None:
+    """RUN steps after which ``discount`` has shrunk a reward below :data:`FORGOTTEN` of its
+    worth: the episodes from the other starts serve the discounted value only and are cut
+    there (None: undiscounted, nothing may be cut)."""
+    if discount >= 1.0:
+        return None
+    if discount <= 0.0:
+        return 1
+    return max(1, math.ceil(math.log(FORGOTTEN) / math.log(discount)))
+
+
+def parameters_of(behaviour: Behaviour) -> dict:
+    """What the search varies for this behaviour (empty for the unsearched ones)."""
+    if behaviour.line == "zigzag":
+        return {"swing": behaviour.swing, "period": behaviour.period, "speed": behaviour.speed}
+    if behaviour.line == "hug":
+        return {"side": behaviour.side, "gap": behaviour.gap}
+    if behaviour.key == "crawl":
+        return {"speed": behaviour.speed}
+    return {}
+
+
+def row_of(behaviour: Behaviour, episode: Episode, discounted: float = 0.0,
+           tried: int = 1) -> Row:
+    """The lab's figures for one behaviour's start-line episode and its discounted value
+    (see :func:`discounted_return`); the lap time is the simulator's."""
     total = episode.total_reward
     progress = episode.progress
     per_lap = total / (progress / 100.0) if progress >= MIN_PROGRESS else None
     driving = (episode.steps - 1) * CONTROL_DT  # the PREPARE step does not drive
     per_second = total / driving if driving > 0 else None
     return Row(behaviour.key, behaviour.label, behaviour.good, episode.status, progress,
-               episode.steps, total, per_lap, per_second, episode.lap_time)
+               episode.steps, total, per_lap, per_second, episode.lap_time, discounted,
+               behaviour.speed, parameters_of(behaviour), tried)
 
 
 def rank(rows: list[Row]) -> list[Row]:
-    """Best first: return per lap, then per second; rows without a per-lap figure last."""
+    """Best first: discounted value, then return per lap (rows without one after those
+    with one), then per second."""
     def key(r: Row) -> tuple:
-        return (r.per_lap is None, -(r.per_lap or 0.0), -(r.per_second or -math.inf))
+        return (-r.discounted, r.per_lap is None, -(r.per_lap or 0.0),
+                -(r.per_second or -math.inf))
     return sorted(rows, key=key)
 
 
 def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = None,
-            max_steps: int | None = None) -> LabReport:
-    """Drive every behaviour with ``reward`` on ``track`` and judge what it pays for."""
-    kwargs = {"max_steps": max_steps} if max_steps else {}
-    drives = drive_behaviours(track, reward, BEHAVIOURS, vehicle, **kwargs)
-    rows = [row_of(d.behaviour, d.episode) for d in drives]
-    return LabReport(track.name, reward.label, rank(rows), find_warnings(rows),
-                     {d.behaviour.key: d for d in drives})
+            max_steps: int | None = None, discount: float = DEFAULT_DISCOUNT,
+            starts: tuple[float, ...] = STARTS) -> LabReport:
+    """Drive every behaviour (each searched one over its grid) from each of ``starts`` with
+    ``reward`` on ``track`` and judge what it pays for with ``discount``."""
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be between 0 and 1, not {discount}")
+    starts = (0.0, *sorted({s % 1.0 for s in starts} - {0.0}))  # the start line comes first
+    behaviours = search_behaviours()
+    cut = horizon(discount)
+    drives = drive_behaviours(track, reward, behaviours, vehicle, max_steps or MAX_STEPS,
+                              starts=starts, horizon=cut)
+    line = drives[:len(behaviours)]  # the start-line drives, in the order of behaviours
+    values = np.array([discounted_return(d.rewards[:cut], discount) for d in drives])
+    value = values.reshape(len(starts), len(behaviours)).mean(axis=0)
+    tried = {b.key: sum(v.key == b.key for v in behaviours) for b in behaviours}
+    rows = [row_of(d.behaviour, d.episode, float(v), tried[d.behaviour.key])
+            for d, v in zip(line, value, strict=True)]
+    by_key: dict[str, list[Row]] = {}
+    for r in rank(rows):
+        by_key.setdefault(r.key, []).append(r)
+    good = [r for r in rows if r.good]
+    shown = [choose(variants, good, discount) for variants in by_key.values()]
+    drive_of = {id(row): d for row, d in zip(rows, line, strict=True)}
+    return LabReport(track.name, reward.label, rank(shown), find_warnings(shown, discount),
+                     {r.key: drive_of[id(r)] for r in shown}, discount, starts,
+                     {k: v for k, v in by_key.items() if len(v) > 1})
+
+
+def choose(variants: list[Row], good: list[Row], discount: float = DEFAULT_DISCOUNT) -> Row:
+    """The variant a searched behaviour is reported by: of those that earn a warning against
+    the ``good`` rows, the one that out-earns good driving by the widest margin; when none
+    does, the best-paying (``variants`` are ranked)."""
+    warned = [(verdict.margin, k) for k, v in enumerate(variants)
+              if (verdict := _judge(v, good, discount))]
+    return variants[max(warned)[1]] if warned else variants[0]
 
 
 def _ratio(a: float, b: float) -> str:
@@ -116,55 +223,70 @@ def _more(a: float | None, b: float | None) -> bool:
     return a > b * WARN_RATIO if b > 0 else a > b + abs(b) * (WARN_RATIO - 1) + 1e-9
 
 
-def find_warnings(rows: list[Row]) -> list[str]:
+CONSEQUENCES = {
+    "zigzag": "the car will learn to weave",
+    "hug_border": "the car will learn to drive along the edge",
+    "crawl": "the reward pays for steps, not progress, so the car will learn to drive slowly",
+    "stop": "the car will learn to end its episodes early",
+    "off_track": "the car will learn to end its episodes early",
+    "reverse": "the car will learn to end its episodes early",
+}
+"""What the car learns when each unwanted behaviour pays."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A warning and by how much the unwanted behaviour out-earns good driving."""
+
+    message: str
+    margin: float
+    """The excess as a fraction of what good driving earns (0.2: 20 % more)."""
+
+
+def _judge(r: Row, good: list[Row], discount: float = DEFAULT_DISCOUNT) -> Verdict | None:
+    """The warning an unwanted row earns against the ``good`` rows, or None."""
+    if r.good or r.key not in CONSEQUENCES:
+        return None
+    laps = [g for g in good if g.status == Status.LAP_COMPLETE]
+    if not laps:
+        return None
+    consequence = CONSEQUENCES[r.key]
+    best_value = max(good, key=lambda g: g.discounted)
+    if _more(best_value.discounted, r.discounted):
+        return None  # the learner values good driving clearly more, whatever laps sum to
+    best_rate = max(laps, key=lambda g: g.per_second or -math.inf)
+    if r.key in ("zigzag", "hug_border"):
+        same = [g for g in laps if g.speed is not None and g.speed == r.speed]
+        same_speed = same[0] if same else max(laps, key=lambda g: g.per_lap or -math.inf)
+        checks = [(r.per_lap, same_speed.per_lap, f"{same_speed.label} return per lap")]
+    elif r.key == "crawl":
+        racing = min(laps, key=lambda g: g.lap_time or math.inf)
+        checks = [(r.per_lap, racing.per_lap, f"return per lap of racing ({racing.label})")]
+    else:
+        best_lap = max(laps, key=lambda g: g.episode_return)
+        checks = [(r.episode_return, best_lap.episode_return,
+                   f"return of a whole lap ({best_lap.label}) in one episode")]
+    checks += [(r.per_second, best_rate.per_second, f"{best_rate.label} return per second"),
+               (r.discounted, best_value.discounted,
+                f"discounted return (discount {discount:g}) of {best_value.label}")]
+    for mine, theirs, what in checks:
+        if _more(mine, theirs):
+            still = "" if what.startswith("discounted") else (
+                f", and its discounted return (discount {discount:g}) is "
+                f"{_ratio(r.discounted, best_value.discounted)} best good behaviour's "
+                f"({best_value.label})")
+            return Verdict(f"{r.label} earns {_ratio(mine, theirs)} {what}{still}: "
+                           f"{consequence}", (mine - theirs) / max(abs(theirs), 1e-9))
+    return None
+
+
+def find_warnings(rows: list[Row], discount: float = DEFAULT_DISCOUNT) -> list[str]:
     """Plain-word warnings for undesirable behaviours that out-earn good driving."""
-    by = {r.key: r for r in rows}
-    good_laps = [r for r in rows if r.good and r.status == Status.LAP_COMPLETE]
-    if not good_laps:
+    good = [r for r in rows if r.good]
+    if not any(r.status == Status.LAP_COMPLETE for r in good):
         return ["no good behaviour completed a lap (the track may be too tight for the "
                 "scripted drivers), so nothing could be compared"]
-    same_speed = by.get("centre_medium")
-    if same_speed is None or same_speed.status != Status.LAP_COMPLETE:
-        same_speed = max(good_laps, key=lambda r: r.per_lap or -math.inf)
-    racing = min(good_laps, key=lambda r: r.lap_time or math.inf)
-    best_lap = max(good_laps, key=lambda r: r.episode_return)
-    best_rate = max(good_laps, key=lambda r: r.per_second or -math.inf)
-    out: list[str] = []
-
-    for key, does, consequence in (
-            ("zigzag", "zig-zag", "the car will learn to weave"),
-            ("hug_border", "hugging the border", "the car will learn to drive along the edge")):
-        r = by.get(key)
-        if r is None:
-            continue
-        if _more(r.per_lap, same_speed.per_lap):
-            out.append(f"{does} earns {_ratio(r.per_lap, same_speed.per_lap)} "
-                       f"{same_speed.label} return per lap: {consequence}")
-        elif _more(r.per_second, best_rate.per_second):
-            out.append(f"{does} earns {_ratio(r.per_second, best_rate.per_second)} "
-                       f"{best_rate.label} return per second: {consequence}")
-
-    crawl = by.get("crawl")
-    if crawl is not None and _more(crawl.per_lap, racing.per_lap):
-        out.append(f"crawling earns {_ratio(crawl.per_lap, racing.per_lap)} return per lap "
-                   f"of racing ({racing.label}): the reward pays for steps, not progress, "
-                   "so the car will learn to drive slowly")
-
-    for key, does in (("stop", "standing still"), ("off_track", "leaving the track"),
-                      ("reverse", "driving in reverse")):
-        r = by.get(key)
-        if r is None:
-            continue
-        if _more(r.episode_return, best_lap.episode_return):
-            ratio = _ratio(r.episode_return, best_lap.episode_return)
-            out.append(f"{does} ends the episode with {ratio} return of a whole lap "
-                       f"({best_lap.label}): "
-                       "the car will learn to end its episodes early")
-        elif _more(r.per_second, best_rate.per_second):
-            out.append(f"{does} earns {_ratio(r.per_second, best_rate.per_second)} return "
-                       f"per second of {best_rate.label}: the car may learn to "
-                       f"{'stop' if key == 'stop' else 'do this'} instead of racing")
-    return out
+    return [v.message for r in rows if (v := _judge(r, good, discount))]
 
 
 def lab_picture(track: Track, report: LabReport, size: int = 720) -> np.ndarray:
@@ -192,12 +314,18 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 TABLE_COLUMNS = ("rank", "behaviour", "status", "progress %", "steps", "return",
-                 "return/lap", "return/s")
+                 "return/lap", "return/s", "discounted")
+
+
+def _note(r: Row) -> str:
+    if r.good:
+        return ""
+    return f" (unwanted, best of {r.tried})" if r.tried > 1 else " (unwanted)"
 
 
 def table_rows(report: LabReport) -> list[tuple[str, ...]]:
     """The lab table as strings, for the terminal and for the README."""
-    return [(str(k), r.label + ("" if r.good else " (unwanted)"), r.status,
-             f"{r.progress:.1f}", str(r.steps), fmt(r.episode_return, 4), fmt(r.per_lap, 4),
-             fmt(r.per_second, 3)) for k, r in enumerate(report.rows, 1)]
+    return [(str(k), r.label + _note(r), r.status, f"{r.progress:.1f}", str(r.steps),
+             fmt(r.episode_return, 4), fmt(r.per_lap, 4), fmt(r.per_second, 3),
+             fmt(r.discounted, 4)) for k, r in enumerate(report.rows, 1)]
 

@@ -14,7 +14,8 @@ Episode rules (reference section 8): the first step after a reset is a PREPARE s
 command, ``steps`` = 1.0, reward 0, reward function not called); then RUN steps until the
 first of, in this priority, ``lap_complete`` (progress ≥ 100), ``crashed``, ``off_track``
 (no wheel centre on the road), ``immobilized`` (15 RUN steps moving ≤ 0.3 mm) or
-``reversed`` (15 RUN steps of falling progress); ``max_steps`` truncates.
+``reversed`` (15 RUN steps of falling progress); ``max_steps`` (one limit, or one per car)
+truncates.
 
 Start positions: ``start="round_robin"`` (training) starts episode k of car i at
 ``(start_offset + (k + i) * round_robin_step) mod 1`` of the lap, so one car cycles through
@@ -67,7 +68,8 @@ class BatchSim:
     def __init__(self, track: Track, n_cars: int = 1, reward: RewardSource | None = None,
                  vehicle: VehicleParams | None = None, start: str = "round_robin",
                  start_offset: float = 0.0, round_robin_step: float = 0.05,
-                 max_steps: int = DEFAULT_MAX_STEPS, rules: EvaluationRules | None = None):
+                 max_steps: int | np.ndarray = DEFAULT_MAX_STEPS,
+                 rules: EvaluationRules | None = None):
         if start not in START_MODES:
             raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
         self.track = track
