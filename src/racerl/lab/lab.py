@@ -30,6 +30,7 @@ import numpy as np
 
 from racerl.drive.behaviours import BEHAVIOURS, Behaviour, Drive, drive_behaviours
 from racerl.drive.rollout import Episode
+from racerl.reward.function import watch_ctrl_c
 from racerl.reward.protocol import RewardSource
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, VehicleParams
@@ -97,7 +98,8 @@ def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = 
             max_steps: int | None = None) -> LabReport:
     """Drive every behaviour with ``reward`` on ``track`` and judge what it pays for."""
     kwargs = {"max_steps": max_steps} if max_steps else {}
-    drives = drive_behaviours(track, reward, BEHAVIOURS, vehicle, **kwargs)
+    with watch_ctrl_c():  # the function's own KeyboardInterrupt is its error; Ctrl-C is not
+        drives = drive_behaviours(track, reward, BEHAVIOURS, vehicle, **kwargs)
     rows = [row_of(d.behaviour, d.episode) for d in drives]
     return LabReport(track.name, reward.label, rank(rows), find_warnings(rows),
                      {d.behaviour.key: d for d in drives})
