@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from racerl.cli import app
+from tests.helpers import circle_track
 
 runner = CliRunner()
 
@@ -47,6 +49,28 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert fragment in result.output
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("how", "fragment"), [
+    ("huge", "racerl takes tracks within 10000 m of the origin"),  # rendering would overflow
+    ("complex", "holds complex numbers"),
+    ("text", "holds text"),
+    ("millions", "2,000,000 waypoints; racerl takes at most 10,000"),
+])
+def test_absurd_track_files_are_refused_at_load(tmp_path, how, fragment):
+    path = tmp_path / f"{how}.npy"
+    track = circle_track()
+    if how == "millions":
+        track = np.resize(track, (2_000_000, 6))
+    np.save(path, {"huge": track * 1e300, "complex": track + 1j, "text": track.astype(str),
+                   "millions": track}[how])
+    for args in (["view", "--track", str(path), "--out", str(tmp_path / "v.png")],
+                 ["tracks", "add", str(path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0] and fragment in lines[0], lines
+    assert not (tmp_path / "v.png").exists()
 
 
 def test_readme_control_point_example(isolated_home):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -376,6 +377,34 @@ def test_cli_mistakes_are_one_line_errors(home, tmp_path):
         result = _cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert fragment in result.output, (args, result.output)
+
+
+@pytest.mark.parametrize(("target", "how", "runtime", "fragment"), [
+    ("cam.tar.gz", "empty", "onnxruntime", "not a readable .tar.gz bundle (an empty file)"),
+    ("cam.tar.gz", "half", "onnxruntime", "not a readable .tar.gz bundle (Compressed file"),
+    ("cam.tar.gz", "garbage", "onnxruntime", "not a readable .tar.gz bundle (not a .tar.gz"),
+    ("model.onnx", "half", "onnxruntime", "model.onnx does not load in onnxruntime"),
+    ("model.xml", "half", "openvino", "the OpenVINO IR (model.xml and model.bin) does not "
+                                      "load (Error parsing"),
+    ("model.bin", "half", "openvino", "the OpenVINO IR (model.xml and model.bin) does not "
+                                      "load (Incorrect weights in bin file!)"),
+    ("model_metadata.json", "half", "onnxruntime", "model_metadata.json is not valid JSON"),
+    ("model_metadata.json", "list", "onnxruntime", "model_metadata.json must hold a JSON obj"),
+    ("racerl_export.json", "empty", "onnxruntime", "racerl_export.json is not valid JSON"),
+])
+def test_cli_drive_names_a_damaged_export_on_one_line(home, tmp_path, target, how, runtime,
+                                                      fragment):
+    export = tmp_path / "export"
+    shutil.copytree(model_folder("cam").export_dir, export)
+    path = export / target
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "half": data[: len(data) // 2], "list": b"[1, 2]",
+                      "garbage": b"\x89\xfe racerl" * 40}[how])
+    source = path if target.endswith(".tar.gz") else export
+    result = _cli("drive", str(source), "--runtime", runtime)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"{source}: {fragment}" in lines[0], result.output
 
 
 def test_missing_runtime_packages_are_named(home, monkeypatch):

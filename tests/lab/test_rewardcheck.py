@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
@@ -132,3 +136,54 @@ def test_cli_exit_codes(tmp_path):
     assert "returned None" in bad.output
     missing = runner.invoke(app, ["reward", "check", "follow_center_line", "--track", "nope"])
     assert missing.exit_code == 2
+
+
+# -- functions that would end racerl: an error line and exit code 1, never a silent exit ------
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("import sys\ndef reward_function(params):\n    sys.exit(0)\n",
+     "raised SystemExit (sys.exit(0))"),
+    ("def reward_function(params):\n    raise KeyboardInterrupt\n",
+     "raised KeyboardInterrupt itself"),
+    ("class Odd(BaseException):\n    pass\ndef reward_function(params):\n    raise Odd()\n",
+     "raised Odd"),
+    ("def reward_function(params):\n    return 10**400\n", "too large for a float"),
+    ("class N:\n    def __float__(self):\n        raise RuntimeError('no')\n"
+     "def reward_function(params):\n    return N()\n", "conversion to a number raised"),
+    ("import sys\nsys.exit(0)\n", "importing the file raised SystemExit"),
+])
+def test_cli_reports_exits_and_unconvertible_values(tmp_path, body, fragment):
+    path = write(tmp_path, body)
+    result = CliRunner().invoke(app, ["reward", "check", str(path), "--track", "oval"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors and fragment in errors[0] and str(path) in errors[0], result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("import os\ndef reward_function(params):\n    os._exit(0)\n", "called os._exit(0)"),
+    ("import os\ndef reward_function(params):\n    try:\n        os._exit(0)\n"
+     "    except BaseException:\n        pass\n    return 1.0\n", "called os._exit(0)"),
+    ("import os\nos._exit(0)\n", "importing the file called os._exit(0)"),
+])
+def test_os_exit_0_fails_the_check_instead_of_passing_it(tmp_path, body, fragment):
+    # In a subprocess: os._exit(0) would end pytest itself, successfully.
+    path = write(tmp_path, body)
+    done = subprocess.run([sys.executable, "-m", "racerl.cli", "reward", "check", str(path),
+                           "--track", "oval"], capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert f"reward_function in {path}" in output and fragment in output
+    assert "Traceback" not in output
+
+
+def test_a_real_ctrl_c_stops_the_check(tmp_path, traces):
+    # The signal arrives inside the call, as a Ctrl-C usually does: it must end the check,
+    # not become a finding about the function.
+    body = ("import signal\ndef reward_function(params):\n"
+            "    signal.raise_signal(signal.SIGINT)\n    return 1.0\n")
+    with pytest.raises(KeyboardInterrupt):
+        check(tmp_path, traces, body)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

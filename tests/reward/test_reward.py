@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from racerl.errors import RewardFunctionError
-from racerl.reward.function import EXAMPLES, example_path, load_reward_function
+from racerl.reward.function import (
+    EXAMPLES,
+    call_reward,
+    example_path,
+    load_reward_function,
+    watch_ctrl_c,
+)
+
+REAL_EXIT = os._exit
 
 
 def write(tmp_path, text, name="reward.py"):
@@ -85,3 +96,83 @@ def test_plain_callable_is_accepted_and_checked():
     assert load_reward_function(lambda params: 2.0).instance()({}) == 2.0
     with pytest.raises(RewardFunctionError, match="exactly one argument"):
         load_reward_function(lambda: 2.0)
+
+
+# -- code that would end the process, and values float() cannot take --------------------------
+# os._exit is tested in subprocesses (tests/lab/test_rewardcheck.py, tests/train): here, a
+# regression would end pytest itself, with status 0.
+
+
+PARAMS = {"steps": 3.0}
+
+
+def call(tmp_path, body: str):
+    """call_reward on a fresh instance of a reward file, inside a Ctrl-C watch (as the
+    trainer, the check and the lab call it)."""
+    path = write(tmp_path, body)
+    with watch_ctrl_c():
+        return call_reward(load_reward_function(path).instance(), dict(PARAMS),
+                           f"reward_function in {path}")
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("import sys\ndef reward_function(params):\n    sys.exit(0)\n",
+     "raised SystemExit (sys.exit(0))"),
+    ("def reward_function(params):\n    raise SystemExit\n", "raised SystemExit"),
+    ("def reward_function(params):\n    raise KeyboardInterrupt\n",
+     "raised KeyboardInterrupt itself (no Ctrl-C was pressed)"),
+    ("def reward_function(params):\n    raise GeneratorExit\n", "raised GeneratorExit"),
+    ("class Odd(BaseException):\n    pass\ndef reward_function(params):\n    raise Odd('x')\n",
+     "raised Odd: x"),
+    ("def reward_function(params):\n    return 10**400\n",
+     "a number too large for a float (about 10**400)"),
+    ("def reward_function(params):\n    return 10**5000\n",  # too long even for repr()
+     "a number too large for a float (about 10**5000)"),
+    ("class N:\n    def __float__(self):\n        raise RuntimeError('no')\n"
+     "def reward_function(params):\n    return N()\n",
+     "object of type N whose conversion to a number raised RuntimeError: no"),
+    ("import sys\nclass N:\n    def __float__(self):\n        sys.exit(1)\n"
+     "def reward_function(params):\n    return N()\n", "raised SystemExit (sys.exit(1))"),
+    ("class N:\n    def __float__(self):\n        return 1.0\n    def __repr__(self):\n"
+     "        raise RuntimeError\ndef reward_function(params):\n    return [N()]\n",
+     "not a number"),  # an unprintable value still gets its message
+])
+def test_exits_interrupts_and_unconvertible_values_are_reward_errors(tmp_path, body, fragment):
+    with pytest.raises(RewardFunctionError) as err:
+        call(tmp_path, body)
+    assert fragment in str(err.value)
+    assert str(tmp_path / "reward.py") in str(err.value) and "step 3.0" in str(err.value)
+    assert os._exit is REAL_EXIT
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("import sys\nsys.exit(0)\n", "importing the file raised SystemExit (sys.exit(0))"),
+    ("raise KeyboardInterrupt\n", "importing the file raised KeyboardInterrupt itself"),
+])
+def test_exiting_at_import_is_a_load_error(tmp_path, body, fragment):
+    path = write(tmp_path, body)
+    with watch_ctrl_c(), pytest.raises(RewardFunctionError) as err:
+        load_reward_function(path)
+    assert fragment in str(err.value) and str(path) in str(err.value)
+    assert os._exit is REAL_EXIT
+
+
+def test_a_real_ctrl_c_during_the_call_stays_a_keyboard_interrupt(tmp_path):
+    # The signal arrives while the reward function runs, as a Ctrl-C would.
+    body = ("import signal\ndef reward_function(params):\n"
+            "    signal.raise_signal(signal.SIGINT)\n    return 1.0\n")
+    with pytest.raises(KeyboardInterrupt):
+        call(tmp_path, body)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_without_a_watch_a_keyboard_interrupt_is_taken_for_ctrl_c(tmp_path):
+    func = load_reward_function(write(tmp_path, "def reward_function(params):\n"
+                                                "    raise KeyboardInterrupt\n")).instance()
+    with pytest.raises(KeyboardInterrupt):
+        call_reward(func, dict(PARAMS), "reward")
+
+
+def test_os_exit_is_put_back_after_a_call(tmp_path):
+    assert call(tmp_path, "def reward_function(params):\n    return 1.0\n") == 1.0
+    assert os._exit is REAL_EXIT

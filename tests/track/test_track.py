@@ -351,6 +351,62 @@ def test_pickled_object_array_is_refused(tmp_path):
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize(("data", "problem"), [
+    (circle_track().astype(np.complex128) + 1j, "holds complex numbers (complex128)"),
+    (circle_track().astype(str), "holds text"),
+    (circle_track().astype(bool), "holds true/false values"),
+])
+def test_values_that_are_not_real_numbers_are_refused(tmp_path, data, problem):
+    # Converting would silently drop the imaginary parts, or parse the strings.
+    path = save(tmp_path, "odd.npy", data)
+    with pytest.raises(TrackError) as err:
+        Track.load(path)
+    assert str(path) in str(err.value) and problem in str(err.value)
+
+
+@pytest.mark.parametrize(("scale", "problem"), [
+    (1e300, "has the coordinate 1.2e+300; racerl takes tracks within 10000 m of the origin"),
+    (-1e6, "racerl takes tracks within 10000 m of the origin"),
+    (100.0, "the track spans 320 m; racerl takes tracks up to 100 m across"),
+])
+def test_absurd_coordinates_are_refused(tmp_path, scale, problem):
+    # Beyond these, rendering overflows (1e300) or the camera's floor picture cannot be
+    # made (hundreds of metres at 1 cm per pixel).
+    path = save(tmp_path, "huge.npy", circle_track(radius=1.2, width=0.8) * scale)
+    with pytest.raises(TrackError) as err:
+        Track.load(path)
+    assert str(path) in str(err.value) and problem in str(err.value)
+
+
+def test_a_track_well_past_the_real_ones_still_loads():
+    track = Track(circle_track(radius=45.0, width=1.0, n=4001))  # 91 m across, 4001 rows
+    assert track.length == pytest.approx(2 * math.pi * 45.0, rel=1e-3)
+
+
+def test_millions_of_points_are_refused_before_they_are_read(tmp_path):
+    path = tmp_path / "endless.npy"
+    rows = 2_000_000
+    # Only the header is real: a file that claims two million rows is refused from its shape
+    # (reading or measuring them would take hours).
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((rows, 6)))
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.truncate(f.tell() + rows * 6 * 8)  # sparse: no disk used
+    with pytest.raises(TrackError) as err:
+        Track.load(path)
+    assert str(path) in str(err.value)
+    assert "2,000,000 waypoints; racerl takes at most 10,000" in str(err.value)
+
+
+def test_an_npz_archive_is_refused(tmp_path):
+    path = tmp_path / "several.npy"
+    with open(path, "wb") as f:
+        np.savez(f, a=circle_track(), b=circle_track())
+    with pytest.raises(TrackError, match="holds several arrays") as err:
+        Track.load(path)
+    assert str(path) in str(err.value)
+
+
 def test_missing_file(tmp_path):
     path = tmp_path / "nowhere.npy"
     with pytest.raises(TrackError, match="no such track file") as err:

@@ -27,7 +27,7 @@ from racerl.model.folder import (
     named_model_folder,
     training_lock,
 )
-from racerl.train.trainer import load_policy, train
+from racerl.train.trainer import INTERRUPTED, load_policy, train
 from tests.helpers import racerl_home
 
 runner = CliRunner()
@@ -166,6 +166,65 @@ def test_reward_error_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch)
     folder = model_folder("broken")
     assert folder.checkpoint_path.is_file()  # saved after the first updates
     load_policy("broken")  # and loadable
+
+
+def test_a_reward_that_exits_stops_training_with_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    reward = tmp_path / "leaves.py"
+    reward.write_text("import sys\n\ndef reward_function(params):\n    sys.exit(0)\n")
+    config = tmp_path / "quick.yaml"
+    config.write_text(yaml.safe_dump(QUICK))
+    result = runner.invoke(app, ["train", "--name", "leaves", "--config", str(config),
+                                 "--reward", str(reward), "--steps", "512", "--trials", "0"])
+    assert result.exit_code == 2, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("error:") and str(reward) in first
+    assert "raised SystemExit (sys.exit(0))" in first and "Traceback" not in result.output
+
+
+def test_os_exit_0_in_a_reward_fails_training(tmp_path):
+    # In a subprocess: os._exit(0) would end pytest itself, successfully.
+    reward = tmp_path / "quits.py"
+    reward.write_text("import os\n\ndef reward_function(params):\n    os._exit(0)\n")
+    config = tmp_path / "quick.yaml"
+    config.write_text(yaml.safe_dump(QUICK))
+    done = subprocess.run([sys.executable, "-m", "racerl.cli", "train", "--name", "quits",
+                           "--config", str(config), "--reward", str(reward), "--steps", "512",
+                           "--trials", "0"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RACERL_HOME": str(tmp_path)})
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert f"reward_function in {reward}" in output and "called os._exit(0)" in output
+    assert "Traceback" not in output
+
+
+def test_a_keyboard_interrupt_raised_by_the_reward_is_its_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    reward = tmp_path / "kbd.py"
+    reward.write_text("def reward_function(params):\n    raise KeyboardInterrupt\n")
+    with pytest.raises(RewardFunctionError, match="raised KeyboardInterrupt itself"):
+        train("kbd", quick_config(), steps=8 * 64 * 2, reward=reward)
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_a_reward_call_still_stops_training(tmp_path, monkeypatch, presses):
+    # The Ctrl-Cs arrive while the reward function runs (where they often do): one asks the
+    # run to stop at the next step, a second stops it at once; either way it is the user's
+    # interrupt, saved as such, not an error of the function.
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    monkeypatch.delenv("PRESSED", raising=False)  # shared by the cars' module copies
+    reward = tmp_path / "pressed.py"
+    reward.write_text("import os, signal\ncalls = 0\n\ndef reward_function(params):\n"
+                      "    global calls\n    calls += 1\n"
+                      "    if calls == 100 and 'PRESSED' not in os.environ:\n"
+                      "        os.environ['PRESSED'] = '1'\n"
+                      f"        for _ in range({presses}):\n"
+                      "            signal.raise_signal(signal.SIGINT)\n    return 1.0\n")
+    result = train("pressed", quick_config(), steps=8 * 64 * 4, reward=reward)
+    assert result.stop_reason == INTERRUPTED
+    assert result.progress.steps < 8 * 64 * 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    load_policy("pressed")
 
 
 # -- nothing lost: real processes, real signals -----------------------------------------------

@@ -29,6 +29,9 @@ def train_command(
     steps: int | None = typer.Option(None, help="train for this many env steps"),
     clone: str | None = typer.Option(None, help="start from this model's trained weights"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run"),
+    from_previous: bool = typer.Option(
+        False, "--from-previous", help="with --resume: continue from the checkpoint before "
+        "the latest (e.g. when the latest is damaged); the latest is moved aside, not deleted"),
     preset: str | None = typer.Option(None, help="'deepracer': the console's PPO defaults"),
     lighting: str | None = typer.Option(None, help="lighting preset ('random' to randomise)"),
     n_envs: int | None = typer.Option(None, help="cars driving at once"),
@@ -41,7 +44,12 @@ def train_command(
 ) -> None:
     """Train a model with PPO or SAC, then drive evaluation laps."""
     from racerl.model.config import TrainConfig, layered_config
-    from racerl.model.folder import model_folder
+    from racerl.model.folder import (
+        model_folder,
+        named_model_folder,
+        restore_previous_checkpoint,
+        training_lock,
+    )
     from racerl.train.trainer import train
 
     if minutes is None and steps is None:
@@ -51,7 +59,9 @@ def train_command(
                                    ("sandbox_reward", sandbox or None)) if v is not None}
     if resume and (clone or config or preset or overrides or reward or force):
         raise RacerlError("--resume continues a run with its own settings; it takes only "
-                          "--name and a budget (--minutes or --steps)")
+                          "--name, a budget (--minutes or --steps) and --from-previous")
+    if from_previous and not resume:
+        raise RacerlError("--from-previous goes with --resume")
     cfg = None
     if not resume:
         base = model_folder(clone).config() if clone else TrainConfig()
@@ -59,6 +69,12 @@ def train_command(
         cfg = layered_config(base, preset, config, flags)
         if clone and reward is None:
             reward = str(model_folder(clone).reward_path)
+    if from_previous:
+        target = named_model_folder(name)
+        with training_lock(target):  # not under a run of this model that is still going
+            aside = restore_previous_checkpoint(target)
+        console.print(f"continuing from the previous checkpoint; the replaced one is kept in "
+                      f"{aside}", highlight=False)
     if cfg is not None and cfg.sandbox_reward:
         sandbox_notice()
     live = _LiveView(minutes)

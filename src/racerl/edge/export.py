@@ -139,9 +139,11 @@ def _metadata(folder: ModelFolder) -> dict:
         raise RacerlError(f"{path}: missing; a model folder needs its model_metadata.json "
                           "(action space, sensor, network) to be exported")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RacerlError(f"{path}: not valid JSON ({exc})") from None
+    parse_action_space(metadata, str(path))  # an object with a usable action space, or why not
+    return metadata
 
 
 def _contract(name: str, config: TrainConfig, model, discrete: bool, openvino: bool) -> dict:

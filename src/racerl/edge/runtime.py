@@ -156,12 +156,21 @@ def _read_tar(path: Path) -> dict[str, bytes]:
                     raise BundleError(f"{path}: {name} is {member.size} bytes, too large")
                 files[name] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise BundleError(f"{path}: not a readable .tar.gz bundle ({exc})") from None
+        what = " ".join(str(exc).split())
+        if path.stat().st_size == 0:
+            what = "an empty file"
+        elif isinstance(exc, tarfile.ReadError) and "could not be opened" in what:
+            what = "not a .tar.gz archive"  # rather than every compression tarfile tried
+        raise BundleError(f"{path}: not a readable .tar.gz bundle ({what})") from None
     return files
 
 
 def _read_folder(path: Path) -> dict[str, bytes]:
-    return {name: (path / name).read_bytes() for name in BUNDLE_FILES if (path / name).is_file()}
+    try:
+        return {name: (path / name).read_bytes() for name in BUNDLE_FILES
+                if (path / name).is_file()}
+    except OSError as exc:
+        raise BundleError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
 
 
 def _json(data: bytes, path: Path, name: str) -> dict:
@@ -303,8 +312,11 @@ def _openvino(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np.nd
                                                      "PERFORMANCE_HINT": "LATENCY",
                                                      "INFERENCE_PRECISION_HINT": "f32"})
     except Exception as exc:  # OpenVINO reports every bad file as a RuntimeError of its own
-        raise BundleError(f"{bundle.source}: the OpenVINO IR does not load "
-                          f"({str(exc).splitlines()[0][:200]})") from None
+        # Its text starts with where in OpenVINO's C++ it failed; the last line says what.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise BundleError(f"{bundle.source}: the OpenVINO IR ({' and '.join(IR_FILES)}) does "
+                          f"not load ({(lines[-1] if lines else type(exc).__name__)[:200]})") \
+            from None
     _check_io(bundle, [p.get_any_name() for p in compiled.inputs],
               [p.get_any_name() for p in compiled.outputs], IR_FILES[0])
     request = compiled.create_infer_request()

@@ -23,7 +23,7 @@ import numpy as np
 from racerl.camera.front import Camera, LightingBatch
 from racerl.camera.lighting import check_lighting, sample_lighting
 from racerl.envs.actions import ActionSpace, load_action_space
-from racerl.envs.checks import positive_int
+from racerl.envs.checks import positive_int, positive_ints
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
 from racerl.sim.rules import EvaluationRules
@@ -90,7 +90,8 @@ class Racers:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
         frame_stack = positive_int(frame_stack, "frame_stack")
-        max_steps = positive_int(max_steps, "max_steps")
+        max_steps = (positive_int(max_steps, "max_steps") if np.ndim(max_steps) == 0
+                     else positive_ints(max_steps, n, "max_steps"))
         self.n = n
         self.track = load_track(track, reverse=reverse)
         reward_function = reward_source(reward_function)

@@ -150,6 +150,17 @@ def car_count(value: object, name: str = "num_envs") -> int:
     return int(value)
 
 
+def positive_ints(values: object, n: int, name: str) -> np.ndarray:
+    """One whole number of at least 1 per car (``n`` of them), as an int64 array."""
+    array = np.asarray(values)
+    if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must be a whole number or {n} of them (one per car), not "
+                        f"an array of shape {array.shape} and type {array.dtype}")
+    if array.min() < 1:
+        raise ValueError(f"{name} must be at least 1 for every car, not {array.min()}")
+    return array.astype(np.int64)
+
+
 def positive_int(value: object, name: str) -> int:
     """``value`` if it is a whole number of at least 1, else a message naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

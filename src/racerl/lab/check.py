@@ -25,7 +25,13 @@ import numpy as np
 
 from racerl.drive.behaviours import BEHAVIOURS, drive_behaviours
 from racerl.errors import RewardFunctionError
-from racerl.reward.function import call_reward, load_reward_function, reward_copy
+from racerl.reward.function import (
+    CallInterrupt,
+    call_reward,
+    load_reward_function,
+    reward_copy,
+    watch_ctrl_c,
+)
 from racerl.track.geometry import Track
 
 MAX_CALLS_PER_DRIVE = 300  # evenly spaced steps of each drive, first and last included
@@ -79,20 +85,21 @@ def check_reward(source: str | Path | Callable, track: Track, sandbox: bool = Fa
     functions on the same track.
     """
     report = CheckReport(str(source), sandboxed=sandbox)
-    try:
-        if sandbox:
-            from racerl.reward.sandbox import load_sandboxed
+    with watch_ctrl_c():  # the function's own KeyboardInterrupt is a finding, Ctrl-C is not
+        try:
+            if sandbox:
+                from racerl.reward.sandbox import load_sandboxed
 
-            reward = load_sandboxed(source, call_timeout=call_timeout)
-        else:
-            reward = load_reward_function(source)
-    except RewardFunctionError as exc:
-        report.error(str(exc))
-        return report
-    try:
-        _exercise(reward, traces or drive_traces(track), report, call_timeout)
-    finally:
-        reward.close()
+                reward = load_sandboxed(source, call_timeout=call_timeout)
+            else:
+                reward = load_reward_function(source)
+        except RewardFunctionError as exc:
+            report.error(str(exc))
+            return report
+        try:
+            _exercise(reward, traces or drive_traces(track), report, call_timeout)
+        finally:
+            reward.close()
     return report
 
 
@@ -188,9 +195,10 @@ def _timed_call(func, params: dict, label: str, timeout: float) -> tuple[float, 
     return value, time.perf_counter() - start
 
 
-class _CallTimeout(BaseException):
+class _CallTimeout(CallInterrupt):
     """Raised by the alarm inside a hanging call; a BaseException so that the user's own
-    ``except Exception`` cannot swallow it."""
+    ``except Exception`` cannot swallow it, and a CallInterrupt so that ``call_reward``
+    lets it through to :func:`_timed_call`."""
 
 
 def _judge_values(values: dict[str, list[float]], report: CheckReport) -> None:

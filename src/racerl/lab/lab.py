@@ -58,6 +58,7 @@ from racerl.drive.behaviours import (
 )
 from racerl.drive.rollout import Episode
 from racerl.model.config import TrainConfig
+from racerl.reward.function import watch_ctrl_c
 from racerl.reward.protocol import RewardSource
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, VehicleParams
@@ -182,8 +183,9 @@ def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = 
     starts = (0.0, *sorted({s % 1.0 for s in starts} - {0.0}))  # the start line comes first
     behaviours = search_behaviours()
     cut = horizon(discount)
-    drives = drive_behaviours(track, reward, behaviours, vehicle, max_steps or MAX_STEPS,
-                              starts=starts, horizon=cut)
+    with watch_ctrl_c():  # the function's own KeyboardInterrupt is its error; Ctrl-C is not
+        drives = drive_behaviours(track, reward, behaviours, vehicle, max_steps or MAX_STEPS,
+                                  starts=starts, horizon=cut)
     line = drives[:len(behaviours)]  # the start-line drives, in the order of behaviours
     values = np.array([discounted_return(d.rewards[:cut], discount) for d in drives])
     value = values.reshape(len(starts), len(behaviours)).mean(axis=0)

@@ -243,19 +243,49 @@ def load_config_dict(data: object, source: str = "config") -> TrainConfig:
 
 
 def _read_yaml(path: Path) -> object:
-    """The parsed content of a YAML file, or a ConfigError naming it."""
+    """The parsed content of a YAML file, or a ConfigError naming it (on one line)."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except yaml.MarkedYAMLError as exc:  # its text spans lines, with a picture of the spot
+        where = f" on line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise ConfigError(f"{path}: not a readable YAML file ({exc.problem or exc.context}"
+                          f"{where})") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not a readable YAML file ({exc})") from None
+        raise ConfigError(f"{path}: not a readable YAML file "
+                          f"({' '.join(str(exc).split())})") from None
 
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML config file (a partial one is fine: missing fields keep defaults)."""
     path = Path(path)
     return load_config_dict(_read_yaml(path), str(path))
+
+
+SAVED_FIELDS = ("track", "reward", "algorithm", "batch_size", "num_epochs", "learning_rate",
+                "entropy", "discount_factor", "sac_alpha", "network", "observation", "rgb",
+                "frame_stack", "action_space", "lighting", "n_envs", "rollout_steps",
+                "num_episodes_between_training", "normalize_reward", "max_episode_steps",
+                "seed", "checkpoint_every")
+"""The fields every racerl version has written to a model folder's config.yaml (the first
+version's; later fields may be absent from older folders and keep their defaults)."""
+
+
+def load_saved_config(path: str | Path) -> TrainConfig:
+    """A model folder's config.yaml, which training wrote in full: one that is empty or
+    lacks a field every version writes was cut short or emptied, and its defaults would
+    not match the trained network, so it is refused rather than filled in."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: damaged: empty (training writes every setting here)")
+    if isinstance(data, dict):
+        missing = [name for name in SAVED_FIELDS if name not in data]
+        if missing:
+            raise ConfigError(f"{path}: damaged: {', '.join(missing)} missing (training "
+                              "writes every setting here; was the file cut short?)")
+    return load_config_dict(data, str(path))
 
 
 def console_defaults() -> dict:

@@ -9,6 +9,9 @@
     ip/hyperparameters.json        DeepRacer's hyperparameter keys
     checkpoints/latest.zip         stable-baselines3 weights + optimiser state, atomic
     checkpoints/state.json         iteration, steps, episodes, elapsed time of that checkpoint
+    checkpoints/previous/          the checkpoint before it (the same files), kept so that
+                                   a damaged latest one is not the end of the run
+    checkpoints/replaced-<time>/   a latest checkpoint that ``--from-previous`` replaced
     training_metrics.json          one entry per training episode
     sim-trace/training/training-simtrace/<i>-iteration.csv   one per DeepRacer iteration
                                    (num_episodes_between_training whole episodes)
@@ -22,6 +25,13 @@ ever under the home; reading commands also take a model folder's path
 (:func:`model_folder`). A training run holds ``$RACERL_HOME/models/.<name>.lock``
 (:func:`training_lock`) through its checks, the replacement and every write, and ``--force``
 deletes only a folder that is a model (:func:`remove_model_folder`).
+
+Files can still be damaged from outside: a copy cut short, a full disk during a sync, an
+editor. Every reader here checks what it reads and raises :class:`DamagedFileError` naming
+the file and what is wrong with it, so a command says so in one line; a resume whose latest
+checkpoint is damaged says whether the previous one is usable
+(:func:`previous_checkpoint_note`), and ``--from-previous`` continues from it
+(:func:`restore_previous_checkpoint`).
 """
 
 from __future__ import annotations
@@ -29,8 +39,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +55,19 @@ from racerl.model.config import (
     METADATA_NETWORK,
     TrainConfig,
     hyperparameters_json,
-    load_config,
+    load_saved_config,
 )
 
 EXPORT_DIR = "export"  # where ``racerl export NAME`` writes the car's bundle by default
+
+
+STATE_KEYS = ("iteration", "num_timesteps", "episodes", "metrics_count")
+"""What every checkpoint's state.json has recorded since the first racerl version."""
+METRIC_KEYS = ("episode", "iteration", "reward", "progress", "completed_lap")
+"""What every training_metrics.json entry has held since the first version (and the
+training chart reads)."""
+SB3_MEMBERS = ("data", "policy.pth")
+"""Members of every stable-baselines3 checkpoint zip: the settings and the weights."""
 
 
 class GarageError(RacerlError):
@@ -55,6 +76,44 @@ class GarageError(RacerlError):
 
 class ModelBusyError(GarageError):
     """Another process is training this model right now."""
+
+
+class DamagedFileError(GarageError):
+    """A file of a model folder is there but not what racerl wrote: empty, cut short,
+    overwritten, or missing beside the files that need it."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint's files: the weights, the state that says where training was when
+    they were saved, and the reward normaliser's statistics (runs that normalise rewards)."""
+
+    directory: Path
+
+    weights = property(lambda self: self.directory / "latest.zip")
+    state_path = property(lambda self: self.directory / "state.json")
+    normalizer_path = property(lambda self: self.directory / "vecnormalize.pkl")
+
+    def files(self) -> tuple[Path, Path, Path]:
+        return self.weights, self.state_path, self.normalizer_path
+
+    def check(self) -> dict:
+        """The checkpoint's state once its weights and state are checked whole; a
+        :class:`DamagedFileError` names the first file that is not, or is missing."""
+        if not self.weights.is_file():
+            raise DamagedFileError(self.weights, "missing")
+        problem = weights_problem(self.weights)
+        if problem is not None:
+            raise DamagedFileError(self.weights, problem)
+        if not self.state_path.is_file():
+            raise DamagedFileError(self.state_path, "missing (it records the iteration and "
+                                                    "episodes of the weights beside it)")
+        return read_state(self.state_path)
 
 
 def models_dir() -> Path:
@@ -71,12 +130,14 @@ class ModelFolder:
     def name(self) -> str:
         return self.root.name
 
+    latest = property(lambda self: Checkpoint(self.root / "checkpoints"))
+    previous = property(lambda self: Checkpoint(self.root / "checkpoints" / "previous"))
     config_path = property(lambda self: self.root / "config.yaml")
     reward_path = property(lambda self: self.root / "reward_function.py")
     metadata_path = property(lambda self: self.root / "model" / "model_metadata.json")
-    checkpoint_path = property(lambda self: self.root / "checkpoints" / "latest.zip")
-    normalizer_path = property(lambda self: self.root / "checkpoints" / "vecnormalize.pkl")
-    state_path = property(lambda self: self.root / "checkpoints" / "state.json")
+    checkpoint_path = property(lambda self: self.latest.weights)
+    normalizer_path = property(lambda self: self.latest.normalizer_path)
+    state_path = property(lambda self: self.latest.state_path)
     metrics_path = property(lambda self: self.root / "training_metrics.json")
     logs_dir = property(lambda self: self.root / "logs")
     export_dir = property(lambda self: self.root / EXPORT_DIR)
@@ -91,7 +152,7 @@ class ModelFolder:
         if not self.exists():
             raise GarageError(f"{self.root}: no model here (config.yaml missing); "
                               f"models: {', '.join(list_models()) or 'none yet'}")
-        return load_config(self.config_path)
+        return load_saved_config(self.config_path)
 
     def action_space(self) -> ActionSpace:
         return load_action_space(self.metadata_path)
@@ -100,12 +161,13 @@ class ModelFolder:
         """The bookkeeping of the last checkpoint, or an empty dict before the first one."""
         if not self.state_path.is_file():
             return {}
-        return json.loads(self.state_path.read_text(encoding="utf-8"))
+        return read_state(self.state_path)
 
     def metrics(self) -> list[dict]:
+        """One entry per training episode so far, checked; empty before the first one."""
         if not self.metrics_path.is_file():
             return []
-        return json.loads(self.metrics_path.read_text(encoding="utf-8"))["metrics"]
+        return read_metrics(self.metrics_path)
 
 
 def named_model_folder(name: str) -> ModelFolder:
@@ -211,7 +273,9 @@ def model_metadata(config: TrainConfig, actions: ActionSpace) -> dict:
 
 
 def save_checkpoint(folder: ModelFolder, model, state: dict, normalizer=None) -> None:
-    """Weights (and reward normaliser) first, then the state that points at them."""
+    """Weights (and reward normaliser) first, then the state that points at them; the
+    checkpoint they replace becomes the previous one."""
+    keep_previous(folder)
     atomic_write(folder.checkpoint_path, lambda f: model.save(f))
     if normalizer is not None:
         atomic_write(folder.normalizer_path, lambda f: f.write(_pickle(normalizer)))
@@ -234,3 +298,182 @@ def _pickle(obj) -> bytes:
 def write_metrics(folder: ModelFolder, metrics: list[dict]) -> None:
     atomic_write_json(folder.metrics_path, {"metrics": metrics, "version": 2.0,
                                             "best_model_metric": "progress"})
+
+
+# -- reading what training wrote, checked ------------------------------------------------
+
+
+def weights_problem(path: Path) -> str | None:
+    """What is wrong with a stable-baselines3 checkpoint zip, or None when it is whole: it
+    opens, holds SB3's members and every member matches its checksum. Reads the file once;
+    imports no torch (loading it is :func:`racerl.train.trainer.load_model`'s job)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if size == 0:
+        return "damaged: empty (0 bytes)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            missing = [m for m in SB3_MEMBERS if m not in archive.namelist()]
+            if missing:
+                return (f"damaged: not a whole stable-baselines3 checkpoint (no "
+                        f"{', '.join(missing)} inside; cut short?)")
+            bad = archive.testzip()
+    except zipfile.BadZipFile:
+        return f"damaged: not a zip archive ({size} bytes; cut short or overwritten?)"
+    except Exception as exc:  # zipfile raises zlib, EOF, OS and value errors for bad data
+        return f"damaged: unreadable zip archive ({type(exc).__name__}: {_one_line(exc)})"
+    if bad is not None:
+        return f"damaged: {bad} inside fails its checksum"
+    return None
+
+
+def read_state(path: Path) -> dict:
+    """A checkpoint's state.json, checked: an object with the whole-number counters
+    (:data:`STATE_KEYS`) a resume continues from."""
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise DamagedFileError(path, f"damaged: expected a JSON object, found {_kind(data)}")
+    bad = [key for key in STATE_KEYS if not _whole(data.get(key))]
+    if bad:
+        raise DamagedFileError(path, f"damaged: {', '.join(bad)} missing or not a whole "
+                                     "number >= 0")
+    elapsed = data.get("elapsed_seconds", 0.0)
+    if not _number(elapsed) or elapsed < 0:
+        raise DamagedFileError(path, f"damaged: elapsed_seconds is {elapsed!r}, not a number "
+                                     "of seconds")
+    return data
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """training_metrics.json's episodes, checked: each an object with the fields every
+    version of racerl has written (:data:`METRIC_KEYS`), of the right types."""
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), list):
+        raise DamagedFileError(path, "damaged: expected a JSON object with a 'metrics' list, "
+                                     f"found {_kind(data)}")
+    for i, entry in enumerate(data["metrics"]):
+        where = f"damaged: episode entry {i + 1}"
+        if not isinstance(entry, dict):
+            raise DamagedFileError(path, f"{where} is {_kind(entry)}, not an object")
+        missing = [key for key in METRIC_KEYS if key not in entry]
+        if missing:
+            raise DamagedFileError(path, f"{where} has no {', '.join(missing)}")
+        if not (_whole(entry["episode"]) and _whole(entry["iteration"])
+                and _number(entry["reward"]) and _number(entry["progress"])
+                and isinstance(entry["completed_lap"], bool)):
+            raise DamagedFileError(path, f"{where} has a value of the wrong type (episode, "
+                                         "iteration: whole numbers; reward, progress: "
+                                         "numbers; completed_lap: true or false)")
+    return data["metrics"]
+
+
+def _read_json(path: Path) -> object:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DamagedFileError(path, f"cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise DamagedFileError(path, f"damaged: empty ({len(data)} bytes)")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedFileError(path, f"damaged: not valid JSON ({_one_line(exc)})") from None
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind in words: 'a list', 'a string'..."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+             type(None): "null", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+# -- the previous checkpoint ---------------------------------------------------------------
+
+
+def keep_previous(folder: ModelFolder) -> None:
+    """Make the latest checkpoint the previous one, before a new latest is written.
+
+    The files are hard-linked (no copy, no extra space until the latest is replaced)
+    into a staging folder that then replaces ``previous/`` by renames, so a crash at any
+    point leaves the latest checkpoint untouched and ``previous/`` either whole or absent.
+    """
+    latest = folder.latest
+    if not (latest.weights.is_file() and latest.state_path.is_file()):
+        return  # nothing saved yet
+    staging = latest.directory / ".previous.tmp"
+    retired = latest.directory / ".previous.old"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for path in latest.files():
+        if path.is_file():
+            _link_or_copy(path, staging / path.name)
+    shutil.rmtree(retired, ignore_errors=True)
+    if folder.previous.directory.exists():
+        os.replace(folder.previous.directory, retired)
+    os.replace(staging, folder.previous.directory)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
+
+
+def previous_checkpoint_note(folder: ModelFolder) -> str:
+    """Where a resume can go when the latest checkpoint is damaged, for its error message:
+    the previous checkpoint and how to continue from it, or why there is none."""
+    previous = folder.previous
+    if not previous.directory.is_dir():
+        return ("there is no older checkpoint to continue from; start the model again "
+                "with --force")
+    try:
+        state = previous.check()
+    except DamagedFileError as exc:
+        return (f"the previous checkpoint is not usable either ({exc}); start the model "
+                "again with --force")
+    return (f"the newest usable checkpoint is the previous one, {previous.directory} "
+            f"(iteration {state['iteration']}, {state['num_timesteps']} steps): add "
+            "--from-previous to continue from it")
+
+
+def restore_previous_checkpoint(folder: ModelFolder) -> Path:
+    """Make the previous checkpoint the latest again, to resume from it; returns the folder
+    the replaced latest checkpoint's files were moved to (kept, never deleted: they may be
+    worth a look, or damaged only in part)."""
+    try:
+        folder.previous.check()
+    except DamagedFileError as exc:
+        hint = "" if folder.previous.directory.is_dir() else " (there is no previous one)"
+        raise GarageError(f"cannot continue from the previous checkpoint{hint}: {exc}") \
+            from None
+    latest = folder.latest
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = latest.directory / f"replaced-{stamp}"
+    for n in range(2, 1000):
+        if not aside.exists():
+            break
+        aside = latest.directory / f"replaced-{stamp}-{n}"
+    aside.mkdir()
+    for path in latest.files():
+        if path.exists():
+            os.replace(path, aside / path.name)
+    for source, target in zip(folder.previous.files(), latest.files(), strict=True):
+        if source.is_file():
+            atomic_write(target, lambda f, source=source: f.write(source.read_bytes()))
+    return aside

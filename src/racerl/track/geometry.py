@@ -23,6 +23,17 @@ from racerl.errors import TrackError
 from racerl.track.polyline import Polyline, signed_area
 
 MIN_ROWS = 10
+MAX_ROWS = 10_000
+"""DeepRacer's longest route file has 401 rows. Every geometry query compares each point
+with every segment, so a track of 10,000 rows already takes seconds to load and slows every
+simulator step 25-fold; millions of rows would never finish."""
+MAX_COORDINATE = 1e4
+"""Metres from the origin: DeepRacer's tracks lie within 20 m of it. Beyond this, values
+are not a track in metres (a file in millimetres, or garbage) and only overflow later."""
+MAX_EXTENT = 100.0
+"""Metres across, in x or y: DeepRacer's largest track spans 24 m. The front camera paints
+the floor at 1 cm per pixel, so a 100 m track is already a 10,000-pixel-square picture
+(about 3 GB while it is painted); much larger ones cannot be drawn at all."""
 MIN_WIDTH = 1e-3  # metres: a narrower road anywhere is a zero-width track
 
 
@@ -79,10 +90,16 @@ class Track:
         if not path.is_file():
             raise TrackError(f"{path}: no such track file")
         try:
-            data = np.load(path, allow_pickle=False)
+            # Mapped, not read: validation sees the shape and type before any row is read,
+            # so a file of a billion rows is refused as fast as one of twenty.
+            data = np.load(path, mmap_mode="r", allow_pickle=False)
         except Exception:  # numpy raises several types for a bad file
             raise TrackError(f"{path}: not a NumPy .npy track file (or the file is damaged)"
                              ) from None
+        if not isinstance(data, np.ndarray):  # an .npz archive of several arrays
+            data.close()
+            raise TrackError(f"{path}: holds several arrays (an .npz archive?); a track file "
+                             "is one .npy array of shape (N, 6)")
         return cls(data, name=name or path.stem, source=source, path=path, reverse=reverse)
 
     def reverse(self) -> Track:
@@ -180,19 +197,49 @@ class Track:
 
 
 def validate_waypoints(data: object, label: str) -> np.ndarray:
-    """Return the (N, 6) float64 array of a track, or raise a TrackError naming the problem."""
+    """Return the (N, 6) float64 array of a track, or raise a TrackError naming the problem.
+
+    Checked in the order that keeps the checks cheap: the type and shape first (no value
+    read), then the values; every limit is far beyond any real track, and each message says
+    which one.
+    """
     try:
-        arr = np.asarray(data, dtype=np.float64)
+        arr = np.asarray(data)
     except (TypeError, ValueError):
         raise TrackError(f"{label}: track data is not a numeric array") from None
+    if arr.dtype.kind not in "iuf":  # converting would drop imaginary parts, parse strings
+        raise TrackError(f"{label}: holds {_dtype_words(arr.dtype)}; a track file holds real "
+                         "numbers (metres)")
     if arr.ndim != 2 or arr.shape[1] < 6:
         raise TrackError(f"{label}: expected an array of shape (N, 6) "
                          f"(centre x,y, inner x,y, outer x,y), got shape {arr.shape}")
     if arr.shape[0] < MIN_ROWS:
         raise TrackError(f"{label}: a track needs at least {MIN_ROWS} waypoints, "
                          f"this one has {arr.shape[0]}")
-    arr = arr[:, :6]
+    if arr.shape[0] > MAX_ROWS:
+        raise TrackError(f"{label}: {arr.shape[0]:,} waypoints; racerl takes at most "
+                         f"{MAX_ROWS:,} (DeepRacer's longest track has 401)")
+    arr = np.array(arr[:, :6], dtype=np.float64)  # a copy: never a view of a mapped file
     if not np.all(np.isfinite(arr)):
         bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
         raise TrackError(f"{label}: waypoint row {bad} contains NaN or infinity")
+    far = np.abs(arr) > MAX_COORDINATE
+    if far.any():
+        row, col = np.argwhere(far)[0]
+        raise TrackError(f"{label}: waypoint row {row} has the coordinate {arr[row, col]:.3g}; "
+                         f"racerl takes tracks within {MAX_COORDINATE:g} m of the origin "
+                         "(coordinates in metres; DeepRacer's lie within 20 m)")
+    points = arr.reshape(-1, 2)
+    extent = float(np.max(points.max(axis=0) - points.min(axis=0)))
+    if extent > MAX_EXTENT:
+        raise TrackError(f"{label}: the track spans {extent:.0f} m; racerl takes tracks up to "
+                         f"{MAX_EXTENT:g} m across (DeepRacer's largest spans 24 m; the camera "
+                         "paints the floor at 1 cm per pixel)")
     return np.ascontiguousarray(arr)
+
+
+def _dtype_words(dtype: np.dtype) -> str:
+    """What kind of values an array holds, in words."""
+    kinds = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects",
+             "b": "true/false values", "M": "dates", "m": "time spans", "V": "records"}
+    return f"{kinds.get(dtype.kind, 'values')} ({dtype})"

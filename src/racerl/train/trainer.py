@@ -5,7 +5,8 @@ model, then let SB3 alternate rollouts and updates while :class:`Recorder` logs 
 (sim-trace rows with the user's own reward), every episode (training_metrics.json) and every
 iteration (a checkpoint, atomically). A time or step budget, Ctrl-C and reward-function
 errors all end the run with the last checkpoint on disk; ``--resume`` continues from it and
-``--clone`` starts a new model from another one's weights.
+``--clone`` starts a new model from another one's weights. A resume checks the checkpoint it
+continues from first: a damaged one is named, with the previous checkpoint if it is usable.
 """
 
 from __future__ import annotations
@@ -31,14 +32,18 @@ from racerl.envs.vector import RacerVectorEnv
 from racerl.errors import RacerlError, RewardFunctionError
 from racerl.model.config import TrainConfig
 from racerl.model.folder import (
+    DamagedFileError,
+    GarageError,
     ModelFolder,
     check_can_create,
     create_model_folder,
     model_folder,
     named_model_folder,
+    previous_checkpoint_note,
     remove_model_folder,
     save_checkpoint,
     training_lock,
+    weights_problem,
     write_metrics,
 )
 from racerl.model.simtrace import (
@@ -48,7 +53,7 @@ from racerl.model.simtrace import (
     training_trace_path,
     write_simtrace,
 )
-from racerl.reward.function import load_reward_function, reward_file
+from racerl.reward.function import load_reward_function, reward_file, watch_ctrl_c
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.policies import policy_setup
@@ -201,7 +206,12 @@ def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
     env = VecMonitor(to_sb3(venv))
     if config.normalize_reward:
         if normalizer is not None and normalizer.is_file():
-            return VecNormalize.load(str(normalizer), env)
+            try:
+                return VecNormalize.load(str(normalizer), env)
+            except Exception as exc:  # a damaged pickle raises whatever unpickling hit
+                raise DamagedFileError(normalizer, f"damaged: does not load ({type(exc).__name__}"
+                                                   f": {' '.join(str(exc).split())[:200]})") \
+                    from None
         env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=config.discount_factor)
     return env
 
@@ -228,9 +238,19 @@ def build_model(config: TrainConfig, env, log_dir: Path):
 
 
 def load_model(config: TrainConfig, path: Path, env, device: str = INFERENCE_DEVICE):
-    """A saved PPO or SAC model (the algorithm from ``config``) on ``device``."""
+    """A saved PPO or SAC model (the algorithm from ``config``) on ``device``; a damaged
+    file is a :class:`DamagedFileError`, one that does not fit the config a GarageError."""
+    problem = weights_problem(path)
+    if problem is not None:
+        raise DamagedFileError(path, problem)
     cls = PPO if config.algorithm == "ppo" else SAC
-    return cls.load(path, env=env, device=device)
+    try:
+        return cls.load(path, env=env, device=device)
+    except Exception as exc:  # SB3 and torch raise many types for a file they cannot use
+        first = " ".join(str(exc).split())[:200]
+        raise GarageError(f"{path}: does not load as the {config.algorithm.upper()} model "
+                          f"its config.yaml describes ({type(exc).__name__}: {first})") \
+            from None
 
 
 @dataclass
@@ -265,11 +285,8 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
         raise RacerlError("the training budget must be positive (--minutes or --steps)")
     torch.set_num_threads(torch_threads())
     folder = named_model_folder(name)
-    if resume and not folder.checkpoint_path.is_file():
-        if not folder.exists():
-            raise RacerlError(f"no model {name!r} to resume (nothing at {folder.root})")
-        raise RacerlError(f"{folder.root}: nothing to resume (no checkpoint yet); "
-                          "start it again with --force")
+    if resume and not folder.exists():
+        raise RacerlError(f"no model {name!r} to resume (nothing at {folder.root})")
     with training_lock(folder):  # to the last write: no second run of this model meanwhile
         return _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
                              on_iteration)
@@ -282,6 +299,7 @@ def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
         # The folder is self-contained: its own action space and reward copy.
         config = folder.config().replace(action_space=str(folder.metadata_path))
         reward_source = folder.reward_path
+        check_resumable(folder)
     else:
         check_can_create(folder, force)
         reward_source = reward_file(reward if reward is not None else config.reward)
@@ -293,31 +311,59 @@ def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
     source = model_folder(clone) if clone else None
     if source is not None and not source.checkpoint_path.is_file():
         raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
-    if config.sandbox_reward:
-        from racerl.reward.sandbox import load_sandboxed
+    with watch_ctrl_c():  # a reward's own KeyboardInterrupt is its error; Ctrl-C is not
+        if config.sandbox_reward:
+            from racerl.reward.sandbox import load_sandboxed
 
-        reward_function = load_sandboxed(reward_source)
-    else:
-        reward_function = load_reward_function(reward_source)
+            reward_function = load_sandboxed(reward_source)
+        else:
+            reward_function = load_reward_function(reward_source)
+        try:
+            return _run(config, folder, reward_source, reward_function, minutes, steps,
+                        source, resume, on_iteration)
+        finally:
+            reward_function.close()  # the sandbox's worker process, if there is one
+
+
+def check_resumable(folder: ModelFolder) -> None:
+    """Check everything a resume reads before anything is written: the latest checkpoint's
+    weights and state, and the episode records. A damaged file is an error naming it and,
+    for the checkpoint, whether the previous one is usable (the weights are loaded later;
+    a file that passes these checks but still fails to load gets the same message)."""
+    if not folder.checkpoint_path.is_file():
+        note = (f"; {previous_checkpoint_note(folder)}" if folder.previous.directory.is_dir()
+                else "; start it again with --force")
+        raise GarageError(f"{folder.root}: nothing to resume (no checkpoint){note}")
     try:
-        return _run(config, folder, reward_source, reward_function, minutes, steps,
-                    source, resume, on_iteration)
-    finally:
-        reward_function.close()  # the sandbox's worker process, if there is one
+        folder.latest.check()
+    except DamagedFileError as exc:
+        raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
+            from None
+    try:
+        folder.metrics()
+    except DamagedFileError as exc:
+        raise GarageError(f"cannot resume: {exc}; resuming would overwrite it, so repair it "
+                          "or move it away (the records of earlier episodes go with it)") \
+            from None
 
 
 def _run(config, folder, reward_source, reward_function, minutes, steps, source,
          resume, on_iteration) -> TrainResult:
     """The training run itself, once its settings and reward function are in hand."""
-    env = build_env(config, reward_function, folder.normalizer_path if resume else None)
     if resume:
         state = folder.state()
-        model = load_model(config, folder.checkpoint_path, env, device=config.device)
-        metrics = folder.metrics()[: state.get("metrics_count", 0)]
+        try:
+            env = build_env(config, reward_function, folder.normalizer_path)
+            model = load_model(config, folder.checkpoint_path, env, device=config.device)
+        except DamagedFileError as exc:
+            raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
+                from None
+        metrics = folder.metrics()[: state["metrics_count"]]
         progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
                             steps=state["num_timesteps"],
                             elapsed_before=state.get("elapsed_seconds", 0.0))
     else:
+        env = build_env(config, reward_function)
         model = build_model(config, env, folder.logs_dir)
         if source is not None:
             _copy_weights(model, source, config)
@@ -331,7 +377,8 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
     recorder.model = model  # so that a Ctrl-C before the first step can still save
     stop_reason = "finished"
     try:
-        with ctrl_c_stops(recorder):
+        # The watch goes inside ctrl_c_stops, so that it sees every Ctrl-C first.
+        with ctrl_c_stops(recorder), watch_ctrl_c():
             model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
                         reset_num_timesteps=not resume, tb_log_name="train")
         stop_reason = recorder.stop_reason or "finished"
