@@ -206,3 +206,15 @@ def test_without_isolation_untrusted_code_is_refused_and_the_rest_warned(tmp_pat
         assert sandbox.score([sandbox.instance()], [dict(PARAMS)]) == [2.0]
         assert sandbox.isolation == missing
     assert isinstance(missing, Isolation)
+
+
+@pytest.mark.parametrize("exit_call, fragment", [
+    ("os._exit(0)", "crashed the sandbox worker (exit code 0"),
+    ("sys.exit(0)", "raised SystemExit"),
+    ("raise KeyboardInterrupt", "raised KeyboardInterrupt"),
+])
+def test_a_reward_that_exits_is_an_error_not_a_pass(tmp_path, exit_call, fragment):
+    body = f"import os, sys\n\ndef reward_function(params):\n    {exit_call}\n"
+    with pytest.raises(RewardFunctionError) as info:
+        run_reward(tmp_path, body)
+    assert fragment in str(info.value)
