@@ -97,7 +97,7 @@ def evaluate(name: str, trials: int) -> tuple[list[dict[str, Any]], float]:
     from racerl.train.trainer import load_policy
 
     start = time.perf_counter()
-    policy, cfg = load_policy(name)
+    policy, cfg = load_policy(name, "last")
     env = make_env(track=cfg.track, observation=cfg.observation, rgb=cfg.rgb,
                    frame_stack=cfg.frame_stack, action_space=cfg.action_space,
                    lighting="studio", start="line", max_steps=cfg.max_episode_steps)

@@ -20,6 +20,7 @@ from racerl.cli import app
 from racerl.envs.single import make_env
 from racerl.errors import RewardFunctionError
 from racerl.evaluate.evaluation import run_trials
+from racerl.model.best_checkpoint import training_episodes
 from racerl.model.config import ConfigError, TrainConfig, load_config, load_config_dict
 from racerl.model.folder import (
     ModelBusyError,
@@ -109,7 +110,7 @@ def test_traces_load_in_deepracer_utils_and_match_the_run(trained):
         model_folder=str(result.folder.root), robomaker_log_path=""))
     log.load_training_trace()
     df = log.dataframe()
-    metrics = result.folder.metrics()
+    metrics = training_episodes(result.folder.metrics())  # the traces hold training only
     assert df["unique_episode"].nunique() == len(metrics)
     steps = df.groupby("unique_episode")["steps"].max().sort_index().to_numpy()
     assert steps.tolist() == [m["steps"] for m in metrics]

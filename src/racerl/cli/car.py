@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from racerl.cli.common import (
+    CHECKPOINT_OPT,
     app,
+    checkpoint_note,
     console,
     print_evaluation,
     user_errors,
@@ -24,12 +26,14 @@ def export_command(
     out: Path | None = typer.Option(None, help="folder to write (default: <model>/export)"),
     openvino: bool = typer.Option(True, "--openvino/--no-openvino",
                                   help="also write the OpenVINO IR"),
+    checkpoint: str = CHECKPOINT_OPT,
 ) -> None:
     """Export a trained model for the car: ONNX, OpenVINO IR, metadata, a .tar.gz bundle."""
     from racerl.edge.export import PARITY_TOLERANCE, export_model
 
-    result = export_model(name, out, openvino=openvino)
-    table = Table(title=f"Export of {name}")
+    result = export_model(name, out, openvino=openvino, checkpoint=checkpoint)
+    checkpoint_note(result.note)
+    table = Table(title=f"Export of {name} ({result.checkpoint} checkpoint)")
     table.add_column("file")
     table.add_column("size", justify="right")
     for path in result.written:
@@ -53,11 +57,16 @@ def drive(
     trials: int = typer.Option(1, help="laps from the start line for --source sim"),
     runtime: str = typer.Option("onnxruntime", help="onnxruntime or openvino"),
     csv: Path | None = typer.Option(None, help="per-frame actions as CSV (video/images)"),
+    checkpoint: str = typer.Option("best", help="for a model: drive the export of its best "
+                                                "(the default) or last checkpoint; refused "
+                                                "when its export is of the other one"),
 ) -> None:
     """Drive an exported model with onnxruntime (no torch): in the simulator or on frames."""
-    from racerl.edge.runtime import EdgePolicy, load_bundle
+    from racerl.edge.runtime import EdgePolicy, check_export_checkpoint, load_bundle
 
-    policy = EdgePolicy(load_bundle(bundle), runtime=runtime)
+    exported = load_bundle(bundle)
+    checkpoint_note(check_export_checkpoint(exported, checkpoint))
+    policy = EdgePolicy(exported, runtime=runtime)
     contract = policy.contract
     if source == "sim":
         if csv is not None:

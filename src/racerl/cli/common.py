@@ -83,13 +83,26 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def pick_entrant(model: str | None, driver: str | None, speed: float):
+def pick_entrant(model: str | None, driver: str | None, speed: float,
+                 checkpoint: str = "best"):
+    """The entrant of a command, saying which checkpoint drives when it is not the one
+    asked for (a model with no best checkpoint)."""
     from racerl.evaluate.evaluation import entrant
 
-    return entrant(model, driver, speed)
+    who = entrant(model, driver, speed, checkpoint)
+    checkpoint_note(who.note)
+    return who
+
+
+def checkpoint_note(note: str | None) -> None:
+    if note is not None:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 MODEL_ARG = typer.Argument(None, help="model name or folder (or use --driver)")
 DRIVER_OPT = typer.Option(None, help="a scripted driver instead of a model: centerline "
                                       "(at --speed) or raceline (the track's limit)")
 SPEED_OPT = typer.Option(1.0, help="speed of the scripted centre-line driver, m/s")
+CHECKPOINT_OPT = typer.Option("best", help="the model's weights: best (its best evaluation "
+                                            "during training; the last if it has none) or "
+                                            "last (the latest)")

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from racerl.cli.common import (
+    CHECKPOINT_OPT,
     DRIVER_OPT,
     MODEL_ARG,
     SPEED_OPT,
@@ -33,6 +34,7 @@ def evaluate_command(
     speed: float = SPEED_OPT,
     off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
+    checkpoint: str = CHECKPOINT_OPT,
     limits: bool = typer.Option(False, "--limits", help="then drive the centre line at 1 m/s "
                                 "and the race line on the same track and compare the laps"),
 ) -> None:
@@ -45,7 +47,7 @@ def evaluate_command(
         raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
     if off_track_penalty < 0:
         raise RacerlError(f"--off-track-penalty {off_track_penalty}: use 0 or more seconds")
-    who = pick_entrant(model, driver, speed)
+    who = pick_entrant(model, driver, speed, checkpoint)
     settings = EvalSettings(track=track or who.track, trials=trials, lighting=lighting,
                             seed=seed, rules=EvaluationRules(off_track_penalty=off_track_penalty))
     run = evaluate(who.driver, settings, keep_frames=video is not None)
@@ -85,6 +87,7 @@ def robustness(
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
     out: Path | None = typer.Option(None, help="PNG of what the car saw under each preset"),
+    checkpoint: str = CHECKPOINT_OPT,
 ) -> None:
     """Evaluate under every lighting preset: does the model survive sun, shadow and dusk?"""
     from racerl.atomic import atomic_write_json
@@ -93,7 +96,7 @@ def robustness(
     from racerl.evaluate.robustness import robustness as run_robustness
     from racerl.evaluate.robustness import robustness_grid
 
-    who = pick_entrant(model, driver, speed)
+    who = pick_entrant(model, driver, speed, checkpoint)
     settings = EvalSettings(track=track or who.track, trials=trials, seed=seed)
     results = run_robustness(who.driver, settings)
     table = Table(title=f"Robustness of {who.driver.label} on {settings.track} "
@@ -137,7 +140,8 @@ def plot(
     if not metrics:
         raise RacerlError(f"{folder.root}: no training episodes recorded yet")
     target = out or folder.root / "training_chart.png"
-    training_chart(metrics, name, target)
+    best = folder.best_record()
+    training_chart(metrics, name, target, best["evaluation"] if best else None)
     console.print(f"saved {target}")
 
 

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from racerl.cli.common import (
+    CHECKPOINT_OPT,
     DRIVER_OPT,
     MODEL_ARG,
     SPEED_OPT,
@@ -49,11 +50,12 @@ def race_submit(
     model: str | None = MODEL_ARG,
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
+    checkpoint: str = CHECKPOINT_OPT,
 ) -> None:
     """Race a model (or a scripted driver) and put it on the leaderboard."""
     from racerl.evaluate.races import submit
 
-    who = pick_entrant(model, driver, speed)
+    who = pick_entrant(model, driver, speed, checkpoint)
     run, standing = submit(name, who)
     print_evaluation(run)
     console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")

@@ -8,6 +8,7 @@ import typer
 
 from racerl.cli.common import (
     app,
+    checkpoint_note,
     console,
     print_evaluation,
     sandbox_notice,
@@ -38,7 +39,8 @@ def train_command(
     seed: int | None = typer.Option(None, help="random seed"),
     sandbox: bool = typer.Option(False, "--sandbox",
                                  help="run the reward function in a sandboxed process"),
-    trials: int = typer.Option(3, help="evaluation laps after training (0: none)"),
+    trials: int = typer.Option(3, help="evaluation laps of the best checkpoint after "
+                                       "training (0: none)"),
     force: bool = typer.Option(False, "--force",
                                help="replace a model of the same name (never other files)"),
 ) -> None:
@@ -82,6 +84,10 @@ def train_command(
         result = train(name, cfg, minutes=minutes, steps=steps, clone=clone, resume=resume,
                        reward=reward, force=force, on_iteration=live.update)
     console.print(f"training stopped: {result.stop_reason}; model saved in {result.folder.root}")
+    best = result.progress.best_evaluation
+    if best is not None:
+        console.print(f"best checkpoint: evaluation #{best.evaluation} at {best.num_timesteps:,} "
+                      f"steps, {best.describe()}", highlight=False)
     if trials > 0:
         _print_trials(name, trials)
 
@@ -111,7 +117,7 @@ class _LiveView:
         if self.live is not None:
             self.live.update(progress_table(progress, self.minutes))
         else:
-            console.print(summary_line(progress), highlight=False)
+            console.print(summary_line(progress), highlight=False, soft_wrap=True)
 
 
 def _print_trials(name: str, trials: int) -> None:
@@ -119,6 +125,7 @@ def _print_trials(name: str, trials: int) -> None:
     from racerl.evaluate.records import save_evaluation
 
     who = model_entrant(name)
+    checkpoint_note(who.note)
     run = evaluate(who.driver, EvalSettings(track=who.track, trials=trials))
     folder = save_evaluation(who.folder, run, who.identity)
     print_evaluation(run, folder)

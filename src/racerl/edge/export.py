@@ -17,6 +17,9 @@ Outputs, per algorithm:
 A continuous action ``a`` in [-1, 1]² maps to ``low + (a + 1) / 2 * (high - low)`` for
 steering (degrees) and speed (m/s), with the ranges of model_metadata.json.
 
+The weights are the model's best checkpoint (its best evaluation during training) unless
+``checkpoint="last"`` asks for the latest; ``racerl_export.json`` says which (``checkpoint``).
+
 Every export is checked before it is written: the ONNX graph (onnxruntime) and the IR
 (OpenVINO) must agree with torch to :data:`PARITY_TOLERANCE` on seeded random inputs; the
 figures go into ``racerl_export.json``. This module imports torch; the runtime side,
@@ -93,11 +96,15 @@ class ExportResult:
     bundle: Path
     written: list[Path]
     parity: dict[str, float]  # runtime -> max |runtime - torch| over all outputs
+    checkpoint: str = "last"  # which checkpoint was exported: "best" or "last"
+    note: str | None = None  # why it is not the one asked for (no best checkpoint)
 
 
-def export_model(name: str, out: str | Path | None = None,
-                 openvino: bool = True) -> ExportResult:
-    """Export model ``name`` (name or folder) to ``out`` (default: ``<model>/export/``)."""
+def export_model(name: str, out: str | Path | None = None, openvino: bool = True,
+                 checkpoint: str = "best") -> ExportResult:
+    """Export model ``name`` (name or folder) to ``out`` (default: ``<model>/export/``),
+    from its ``checkpoint``: ``best`` (the last, with a note, when it has none) or
+    ``last``."""
     missing = [m for m in ("onnx", "onnxscript", "onnxruntime")
                if importlib.util.find_spec(m) is None]
     if missing:
@@ -107,14 +114,16 @@ def export_model(name: str, out: str | Path | None = None,
     if out is not None and Path(out).expanduser().exists() \
             and not Path(out).expanduser().is_dir():
         raise RacerlError(f"--out {out}: exists and is not a folder")
-    if not folder.checkpoint_path.is_file():
+    if not folder.checkpoint_path.is_file() and not folder.best_checkpoint_path.is_file():
         raise RacerlError(f"{folder.root}: no checkpoint yet, nothing to export")
+    chosen = folder.checkpoint(checkpoint)
     metadata = _metadata(folder)
     model = load_model(config.replace(action_space=str(folder.metadata_path)),
-                       folder.checkpoint_path, None)
+                       chosen.path, None)
     discrete = metadata.get("action_space_type", "discrete") == "discrete"
     graph = PolicyGraph(model, config.algorithm, discrete).eval()
     contract = _contract(folder.name, config, model, discrete, openvino)
+    contract["checkpoint"] = chosen.kind
     out = Path(out).expanduser() if out is not None else folder.export_dir
     with tempfile.TemporaryDirectory(prefix="racerl-export-") as tmp:
         files = {ONNX_FILE: _to_onnx(graph, contract, Path(tmp))}
@@ -130,7 +139,7 @@ def export_model(name: str, out: str | Path | None = None,
     for stale in IR_FILES if not openvino else ():
         (out / stale).unlink(missing_ok=True)  # an older export's IR would not match
     bundle = atomic_write(out / f"{folder.name}.tar.gz", lambda f: write_tar(f, files))
-    return ExportResult(out, bundle, [*written, bundle], parity)
+    return ExportResult(out, bundle, [*written, bundle], parity, chosen.kind, chosen.note)
 
 
 def _metadata(folder: ModelFolder) -> dict:

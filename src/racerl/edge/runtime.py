@@ -40,7 +40,7 @@ import numpy as np
 from racerl.envs.actions import ActionSpace, DiscreteActions, parse_action_space
 from racerl.errors import ActionSpaceError, RacerlError
 from racerl.home import InvalidNameError
-from racerl.model.folder import ModelFolder, model_folder
+from racerl.model.folder import CHECKPOINTS, ModelFolder, model_folder
 
 ONNX_FILE = "model.onnx"
 IR_FILES = ("model.xml", "model.bin")
@@ -94,6 +94,31 @@ class Bundle:
     @property
     def has_openvino(self) -> bool:
         return all(name in self.files for name in IR_FILES)
+
+    @property
+    def checkpoint(self) -> str:
+        """Which of the model's checkpoints was exported, "best" or "last" (an export made
+        before racerl kept a best checkpoint says nothing: it was of the last)."""
+        return str(self.contract.raw.get("checkpoint", "last"))
+
+
+def check_export_checkpoint(bundle: Bundle, wanted: str) -> str | None:
+    """Refuse a model folder's export made from another checkpoint than the ``wanted`` one
+    (``best`` or ``last``, as :meth:`ModelFolder.checkpoint` resolves it for that model);
+    return the note to show when the model has no best checkpoint. A bundle or export
+    folder outside a model folder is taken as it is."""
+    if wanted not in CHECKPOINTS:
+        raise RacerlError(f"checkpoint {wanted!r}: choose best or last")
+    folder = ModelFolder(bundle.source.parent)
+    if not (folder.exists() and folder.export_dir == bundle.source):
+        return None
+    chosen = folder.checkpoint(wanted)
+    if bundle.checkpoint != chosen.kind:
+        raise BundleError(f"{bundle.source}: made from the {bundle.checkpoint} checkpoint of "
+                          f"model {folder.name!r}, not its {chosen.kind} one; run 'racerl "
+                          f"export {folder.name} --checkpoint {chosen.kind}', or drive it with "
+                          f"--checkpoint {bundle.checkpoint}")
+    return chosen.note
 
 
 def load_bundle(target: str | Path) -> Bundle:

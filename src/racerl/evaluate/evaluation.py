@@ -24,10 +24,11 @@ from typing import Protocol
 import numpy as np
 
 from racerl.camera.lighting import check_lighting
+from racerl.drive.policy import PolicyDriver
 from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
 from racerl.drive.raceline import compute_raceline
-from racerl.drive.rollout import Commands, Controller, Episode, Keep, Trajectory, rollout
-from racerl.envs.actions import ActionSpace, ContinuousActions, load_action_space
+from racerl.drive.rollout import Controller, Episode, Keep, Trajectory, rollout
+from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.envs.cars import Racers
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
@@ -35,7 +36,7 @@ from racerl.model.simtrace import action_label, trace_row
 from racerl.reward.function import DEFAULT_EXAMPLE
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.state import Status
-from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams
+from racerl.sim.vehicle import CONTROL_DT, VehicleParams
 from racerl.track import DEFAULT_TRACK
 from racerl.track.geometry import Track
 
@@ -88,30 +89,6 @@ class Driver(Protocol):
 
     def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
         ...
-
-
-class PolicyDriver:
-    """A trained policy: ``policy(obs_batch)`` returns action ids or normalised boxes."""
-
-    def __init__(self, policy: Callable[[np.ndarray], np.ndarray], actions: ActionSpace,
-                 label: str, observation: str = "camera", rgb: bool = False,
-                 frame_stack: int = 1):
-        self.policy = policy
-        self.actions = actions
-        self.label = label
-        self.observation, self.rgb, self.frame_stack = observation, rgb, frame_stack
-
-    def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
-        return self
-
-    def act(self, car: CarState, obs: np.ndarray | None) -> Commands:
-        action = np.asarray(self.policy(obs))
-        steering, speed = self.actions.to_physical(action)
-        # A discrete action is logged by its id; a continuous one by the command itself,
-        # which the trace writer reads from the params.
-        labels = None if isinstance(self.actions, ContinuousActions) else \
-            [int(a) for a in action.reshape(-1)]
-        return Commands(steering, speed, labels)
 
 
 class ScriptedDriver:
@@ -221,23 +198,27 @@ class Entrant:
     folder: Path
     identity: dict
     track: str  # the model's training track, the default place to evaluate it
+    note: str | None = None  # something the user should know about who drives
 
 
-def model_entrant(name: str) -> Entrant:
-    """The greedy driver of a trained model's latest checkpoint."""
+def model_entrant(name: str, checkpoint: str = "best") -> Entrant:
+    """The greedy driver of a trained model's ``checkpoint`` (``best``, the best evaluation
+    during training, or ``last``; the last, with a note, when it has no best)."""
     from racerl.model.folder import model_folder
     from racerl.train.trainer import load_policy
 
     folder = model_folder(name)
-    policy, config = load_policy(name)
+    chosen = folder.checkpoint(checkpoint)
+    policy, config = load_policy(name, chosen.kind)
     actions = load_action_space(config.action_space)
     driver = PolicyDriver(policy, actions, label=f"model {folder.name}",
                           observation=config.observation, rgb=config.rgb,
                           frame_stack=config.frame_stack)
-    digest = hashlib.sha256(folder.checkpoint_path.read_bytes()).hexdigest()
-    identity = {"model": folder.name, "model_hash": digest, "algorithm": config.algorithm,
-                "network": config.network, "trained_on": config.track}
-    return Entrant(folder.name, driver, folder.root, identity, config.track)
+    digest = hashlib.sha256(chosen.path.read_bytes()).hexdigest()
+    identity = {"model": folder.name, "model_hash": digest, "checkpoint": chosen.kind,
+                "algorithm": config.algorithm, "network": config.network,
+                "trained_on": config.track}
+    return Entrant(folder.name, driver, folder.root, identity, config.track, chosen.note)
 
 
 def scripted_entrant(name: str, speed: float = 1.0) -> Entrant:
@@ -248,14 +229,18 @@ def scripted_entrant(name: str, speed: float = 1.0) -> Entrant:
                    DEFAULT_TRACK)
 
 
-def entrant(model: str | None, driver: str | None, speed: float = 1.0) -> Entrant:
-    """A model by name or path, or a scripted driver: exactly one of the two."""
+def entrant(model: str | None, driver: str | None, speed: float = 1.0,
+            checkpoint: str = "best") -> Entrant:
+    """A model by name or path (its ``checkpoint``), or a scripted driver: exactly one of
+    the two."""
     if model is None and driver is None:
         raise RacerlError("name a model (racerl evaluate MODEL) or a scripted driver "
                           f"(--driver {' or '.join(DRIVERS)})")
     if model is not None and driver is not None:
         raise RacerlError(f"give a model ({model!r}) or --driver {driver!r}, not both")
-    return model_entrant(model) if model is not None else scripted_entrant(driver, speed)
+    if model is not None:
+        return model_entrant(model, checkpoint)
+    return scripted_entrant(driver, speed)
 
 
 def with_rules(settings: EvalSettings, **changes) -> EvalSettings:

@@ -5,20 +5,26 @@
     config.yaml                    the TrainConfig of the run
     reward_function.py             a copy of the user's reward function, as trained
     model/model_metadata.json      action space, sensor, network, algorithm (DeepRacer layout)
-    model/deepracer_checkpoints.json   last checkpoint (DeepRacer's bookkeeping file)
+    model/deepracer_checkpoints.json   last and best checkpoint (DeepRacer's bookkeeping file)
     ip/hyperparameters.json        DeepRacer's hyperparameter keys
     checkpoints/latest.zip         stable-baselines3 weights + optimiser state, atomic
     checkpoints/state.json         iteration, steps, episodes, elapsed time of that checkpoint
     checkpoints/previous/          the checkpoint before it (the same files), kept so that
                                    a damaged latest one is not the end of the run
     checkpoints/replaced-<time>/   a latest checkpoint that ``--from-previous`` replaced
-    training_metrics.json          one entry per training episode
+    checkpoints/best.zip           the weights of the best evaluation during training so far
+    checkpoints/best.json          that evaluation (the best-so-far record a resume goes on from)
+    training_metrics.json          one entry per training episode and per evaluation lap
     sim-trace/training/training-simtrace/<i>-iteration.csv   one per DeepRacer iteration
                                    (num_episodes_between_training whole episodes)
     logs/                          TensorBoard event files
 
 Every file is written atomically (temp file, then rename), so a crash or ``kill -9`` at any
 moment leaves the previous checkpoint and metadata intact and loadable.
+
+Commands that drive a model take the best checkpoint unless told ``last``
+(:meth:`ModelFolder.checkpoint`); a model trained before racerl kept a best checkpoint, or
+never evaluated, has only the last, and says so.
 
 A model is created, trained and replaced only by name (:func:`named_model_folder`), so only
 ever under the home; reading commands also take a model folder's path
@@ -59,6 +65,7 @@ from racerl.model.config import (
 )
 
 EXPORT_DIR = "export"  # where ``racerl export NAME`` writes the car's bundle by default
+CHECKPOINTS = ("best", "last")
 
 
 STATE_KEYS = ("iteration", "num_timesteps", "episodes", "metrics_count")
@@ -89,7 +96,7 @@ class DamagedFileError(GarageError):
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class CheckpointFiles:
     """One checkpoint's files: the weights, the state that says where training was when
     they were saved, and the reward normaliser's statistics (runs that normalise rewards)."""
 
@@ -121,6 +128,17 @@ def models_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The weights a command drives with, and which of the model's checkpoints they are."""
+
+    path: Path
+    kind: str
+    """Which file it is, "best" or "last" (the one actually used)."""
+    note: str | None = None
+    """Why it is not the one asked for (the best was asked for and there is none)."""
+
+
+@dataclass(frozen=True)
 class ModelFolder:
     """Paths inside one model folder."""
 
@@ -130,14 +148,16 @@ class ModelFolder:
     def name(self) -> str:
         return self.root.name
 
-    latest = property(lambda self: Checkpoint(self.root / "checkpoints"))
-    previous = property(lambda self: Checkpoint(self.root / "checkpoints" / "previous"))
+    latest = property(lambda self: CheckpointFiles(self.root / "checkpoints"))
+    previous = property(lambda self: CheckpointFiles(self.root / "checkpoints" / "previous"))
     config_path = property(lambda self: self.root / "config.yaml")
     reward_path = property(lambda self: self.root / "reward_function.py")
     metadata_path = property(lambda self: self.root / "model" / "model_metadata.json")
     checkpoint_path = property(lambda self: self.latest.weights)
     normalizer_path = property(lambda self: self.latest.normalizer_path)
     state_path = property(lambda self: self.latest.state_path)
+    best_checkpoint_path = property(lambda self: self.root / "checkpoints" / "best.zip")
+    best_record_path = property(lambda self: self.root / "checkpoints" / "best.json")
     metrics_path = property(lambda self: self.root / "training_metrics.json")
     logs_dir = property(lambda self: self.root / "logs")
     export_dir = property(lambda self: self.root / EXPORT_DIR)
@@ -162,6 +182,30 @@ class ModelFolder:
         if not self.state_path.is_file():
             return {}
         return read_state(self.state_path)
+
+    def best_record(self) -> dict | None:
+        """The evaluation that made checkpoints/best.zip, or None when there is none."""
+        if not self.best_record_path.is_file():
+            return None
+        return json.loads(self.best_record_path.read_text(encoding="utf-8"))
+
+    def checkpoint(self, which: str = "best") -> Checkpoint:
+        """The weights to drive with: ``best`` (the best evaluation during training; the
+        last, with a note, when there is none yet) or ``last`` (the latest weights)."""
+        if which not in CHECKPOINTS:
+            raise GarageError(f"checkpoint {which!r}: choose best or last")
+        if not self.exists():
+            self.config()  # raises the error that says there is no model here
+        if which == "best" and self.best_checkpoint_path.is_file():
+            return Checkpoint(self.best_checkpoint_path, "best")
+        if not self.checkpoint_path.is_file():
+            raise GarageError(f"{self.root}: no checkpoint yet")
+        if which == "best":
+            return Checkpoint(self.checkpoint_path, "last", note=(
+                f"model {self.name!r} has no best checkpoint (no evaluation during training: "
+                "trained before racerl kept one, with eval_every 0, or stopped before its "
+                "first evaluation); using its last checkpoint"))
+        return Checkpoint(self.checkpoint_path, "last")
 
     def metrics(self) -> list[dict]:
         """One entry per training episode so far, checked; empty before the first one."""
@@ -281,11 +325,32 @@ def save_checkpoint(folder: ModelFolder, model, state: dict, normalizer=None) ->
         atomic_write(folder.normalizer_path, lambda f: f.write(_pickle(normalizer)))
     stamped = {**state, "saved_at": time.time()}
     atomic_write_json(folder.state_path, stamped)
+    _write_checkpoint_index(folder)
+
+
+def save_best_checkpoint(folder: ModelFolder, model, record: dict) -> None:
+    """The weights of a new best evaluation, then its record (``record``: the evaluation's
+    summary plus ``metric`` and ``avg_eval_metric``). Weights first, as for the last
+    checkpoint: a crash between the two leaves the previous record, never a record without
+    its weights."""
+    atomic_write(folder.best_checkpoint_path, lambda f: model.save(f))
+    atomic_write_json(folder.best_record_path, {**record, "saved_at": time.time()})
+    _write_checkpoint_index(folder)
+
+
+def _write_checkpoint_index(folder: ModelFolder) -> None:
+    """DeepRacer's model/deepracer_checkpoints.json: the last checkpoint (with the recent
+    training episodes' mean progress) and the best one (with its evaluation's metric; the
+    last when no evaluation has run)."""
+    state = folder.state()
+    last = {"name": "checkpoints/latest.zip", "time_stamp": state.get("saved_at", 0.0),
+            "avg_eval_metric": state.get("mean_progress", 0.0)}
+    best = folder.best_record()
     atomic_write_json(folder.root / "model" / "deepracer_checkpoints.json", {
-        "last_checkpoint": {"name": "checkpoints/latest.zip", "time_stamp": stamped["saved_at"],
-                            "avg_eval_metric": state.get("mean_progress", 0.0)},
-        "best_checkpoint": {"name": "checkpoints/latest.zip", "time_stamp": stamped["saved_at"],
-                            "avg_eval_metric": state.get("mean_progress", 0.0)},
+        "last_checkpoint": last,
+        "best_checkpoint": last if best is None else {
+            "name": "checkpoints/best.zip", "time_stamp": best["saved_at"],
+            "avg_eval_metric": best["avg_eval_metric"]},
     })
 
 
@@ -295,9 +360,13 @@ def _pickle(obj) -> bytes:
     return pickle.dumps(obj)
 
 
-def write_metrics(folder: ModelFolder, metrics: list[dict]) -> None:
-    atomic_write_json(folder.metrics_path, {"metrics": metrics, "version": 2.0,
-                                            "best_model_metric": "progress"})
+def write_metrics(folder: ModelFolder, metrics: list[dict],
+                  best_model_metric: str = "progress") -> None:
+    """training_metrics.json, with the header DeepRacer writes (its metric spelled its way:
+    ``laptime``)."""
+    atomic_write_json(folder.metrics_path, {
+        "metrics": metrics, "version": 2.0,
+        "best_model_metric": {"lap_time": "laptime"}.get(best_model_metric, best_model_metric)})
 
 
 # -- reading what training wrote, checked ------------------------------------------------

@@ -3,10 +3,13 @@
 The loop reads top to bottom: build the batched env from the config, build (or load) the
 model, then let SB3 alternate rollouts and updates while :class:`Recorder` logs every step
 (sim-trace rows with the user's own reward), every episode (training_metrics.json) and every
-iteration (a checkpoint, atomically). A time or step budget, Ctrl-C and reward-function
-errors all end the run with the last checkpoint on disk; ``--resume`` continues from it and
-``--clone`` starts a new model from another one's weights. A resume checks the checkpoint it
-continues from first: a damaged one is named, with the previous checkpoint if it is usable.
+iteration (a checkpoint, atomically). Every ``eval_every`` iterations the policy drives
+greedy evaluation laps in cars of its own (:mod:`racerl.train.evaluation`), and an evaluation
+that beats the best so far rewrites checkpoints/best.zip. A time or step budget, Ctrl-C and
+reward-function errors all end the run with the last checkpoint on disk; ``--resume``
+continues from it (and from the best-so-far record) and ``--clone`` starts a new model from
+another one's weights. A resume checks the checkpoint it continues from first: a
+damaged one is named, with the previous checkpoint if it is usable.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ from racerl.envs.actions import load_action_space
 from racerl.envs.sb3 import to_sb3
 from racerl.envs.vector import RacerVectorEnv
 from racerl.errors import RacerlError, RewardFunctionError
+from racerl.model.best_checkpoint import (
+    EvalSummary,
+    avg_eval_metric,
+    beats,
+    evaluation_summaries,
+    summarise,
+    training_episodes,
+)
 from racerl.model.config import TrainConfig
 from racerl.model.folder import (
     DamagedFileError,
@@ -41,6 +52,7 @@ from racerl.model.folder import (
     named_model_folder,
     previous_checkpoint_note,
     remove_model_folder,
+    save_best_checkpoint,
     save_checkpoint,
     training_lock,
     weights_problem,
@@ -56,6 +68,7 @@ from racerl.model.simtrace import (
 from racerl.reward.function import load_reward_function, reward_file, watch_ctrl_c
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
+from racerl.train.evaluation import TrainingEvaluator, evaluation_records
 from racerl.train.policies import policy_setup
 
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -76,6 +89,8 @@ class Progress:
     elapsed_before: float = 0.0  # seconds trained before a resume
     recent: list[dict] = field(default_factory=list)  # last iteration's episodes
     best_lap: float | None = None
+    evaluations: list[EvalSummary] = field(default_factory=list)  # during training, in order
+    best_evaluation: EvalSummary | None = None  # the one checkpoints/best.zip holds
 
     @property
     def elapsed(self) -> float:
@@ -88,12 +103,13 @@ class Recorder(BaseCallback):
     Sim-trace files group whole episodes the way DeepRacer does: file ``k`` holds episodes
     ``k*E .. (k+1)*E - 1`` in the order they ended, E = ``num_episodes_between_training``.
     deepracer-utils numbers episodes on exactly that assumption. PPO itself updates the
-    policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update.
+    policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update, and an
+    evaluation every ``eval_every`` updates, before that update's checkpoint.
     """
 
     def __init__(self, folder: ModelFolder, config: TrainConfig, progress: Progress,
                  metrics: list[dict], deadline: float | None, max_steps: int | None,
-                 on_iteration=None):
+                 on_iteration=None, evaluator: TrainingEvaluator | None = None):
         super().__init__()
         self.folder, self.config, self.progress = folder, config, progress
         self.metrics = metrics
@@ -106,9 +122,19 @@ class Recorder(BaseCallback):
         self.step_in_rollout = 0
         self.updates = 0
         self.pending_checkpoint = False
+        self.evaluator = evaluator
+        self.pending_evaluation = False
+        self.rollouts = 0
+        self.unevaluated = False  # the weights changed since the last evaluation
         self.stop_reason: str | None = None
 
     def _on_rollout_start(self) -> None:
+        # SB3 updates the policy between rollouts: after the first, the weights are new.
+        self.unevaluated = self.unevaluated or self.rollouts > 0
+        self.rollouts += 1
+        if self.pending_evaluation:  # after the policy update of the finished rollout
+            self.evaluate()
+            self.pending_evaluation = False
         if self.pending_checkpoint:  # after the policy update of the finished rollout
             self.save()
             self.pending_checkpoint = False
@@ -132,6 +158,8 @@ class Recorder(BaseCallback):
             self.step_in_rollout = 0
             self.updates += 1
             self.pending_checkpoint = self.updates % self.config.checkpoint_every == 0
+            self.pending_evaluation = self.evaluator is not None and \
+                self.updates % self.config.eval_every == 0
             if self.on_iteration is not None:
                 self.on_iteration(self.progress)
             self.progress.recent = self.progress.recent[-self.config.n_envs:]
@@ -179,12 +207,56 @@ class Recorder(BaseCallback):
         block = (self.progress.episodes - 1) // self.per_file
         write_simtrace(training_trace_path(self.folder.root, block), self.block_rows)
 
+    def evaluate(self) -> EvalSummary:
+        """Drive the evaluation laps with the current policy; record them (metrics,
+        TensorBoard, the live view) and keep the weights when they are the best so far."""
+        started = time.perf_counter()
+        episodes = self.evaluator.drive(self.model)
+        seconds = time.perf_counter() - started
+        progress, metric = self.progress, self.config.best_model_metric
+        earlier = [*progress.evaluations, progress.best_evaluation]
+        number = 1 + max((e.evaluation for e in earlier if e is not None), default=0)
+        records = evaluation_records(
+            episodes, evaluation=number, episode=progress.episodes,
+            iteration=progress.iteration, num_timesteps=int(self.num_timesteps),
+            seconds=seconds, wall_time=time.time())
+        self.metrics.extend(records)
+        summary = summarise(records)
+        progress.evaluations.append(summary)
+        self.unevaluated = False
+        if beats(summary, progress.best_evaluation, metric):
+            save_best_checkpoint(self.folder, self.model, {
+                **summary.to_json(), "metric": metric,
+                "avg_eval_metric": avg_eval_metric(summary, metric)})
+            progress.best_evaluation = summary
+        self._log_evaluation(summary)
+        return summary
+
+    def _log_evaluation(self, summary: EvalSummary) -> None:
+        """TensorBoard scalars of an evaluation, written at once at the current step."""
+        log = self.logger
+        log.record("eval/completion", summary.completion)
+        log.record("eval/laps_completed", summary.laps)
+        if summary.mean_lap is not None:
+            log.record("eval/mean_lap_time", summary.mean_lap)
+        best = self.progress.best_evaluation
+        if best is not None and best.mean_lap is not None:
+            log.record("eval/best_checkpoint_mean_lap_time", best.mean_lap)
+        log.record("eval/seconds", summary.seconds)
+        log.dump(int(self.num_timesteps))
+
+    def evaluate_unevaluated(self) -> None:
+        """Evaluate the final weights if the policy was updated since the last evaluation,
+        so that the best checkpoint of a finished run has seen its last policy."""
+        if self.evaluator is not None and self.unevaluated:
+            self.evaluate()
+
     def save(self) -> None:
         """Checkpoint the weights, the episodes so far and the bookkeeping to resume them."""
         if self.block_rows:
             self._write_block()
-        write_metrics(self.folder, self.metrics)
-        recent = self.metrics[-50:]
+        write_metrics(self.folder, self.metrics, self.config.best_model_metric)
+        recent = training_episodes(self.metrics[-50:])
         state = {"iteration": self.progress.iteration, "num_timesteps": int(self.num_timesteps),
                  "episodes": self.progress.episodes, "metrics_count": len(self.metrics),
                  "elapsed_seconds": self.progress.elapsed,
@@ -359,9 +431,12 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
             raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
                 from None
         metrics = folder.metrics()[: state["metrics_count"]]
+        best = folder.best_record()
         progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
                             steps=state["num_timesteps"],
-                            elapsed_before=state.get("elapsed_seconds", 0.0))
+                            elapsed_before=state.get("elapsed_seconds", 0.0),
+                            evaluations=evaluation_summaries(metrics),
+                            best_evaluation=EvalSummary.from_json(best) if best else None)
     else:
         env = build_env(config, reward_function)
         model = build_model(config, env, folder.logs_dir)
@@ -373,7 +448,9 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
         create_model_folder(folder, config, reward_source, load_action_space(config.action_space))
     deadline = time.time() + 60 * minutes if minutes else None
     max_steps = (progress.steps + steps) if steps else None
-    recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration)
+    evaluator = TrainingEvaluator(config) if config.eval_every > 0 else None
+    recorder = Recorder(folder, config, progress, metrics, deadline, max_steps, on_iteration,
+                        evaluator)
     recorder.model = model  # so that a Ctrl-C before the first step can still save
     stop_reason = "finished"
     try:
@@ -382,6 +459,8 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
             model.learn(total_timesteps=steps if steps else 10**12, callback=recorder,
                         reset_num_timesteps=not resume, tb_log_name="train")
         stop_reason = recorder.stop_reason or "finished"
+        if stop_reason != INTERRUPTED:
+            recorder.evaluate_unevaluated()
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
         stop_reason = INTERRUPTED
     except RewardFunctionError:
@@ -436,13 +515,12 @@ def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
         raise RacerlError(f"cannot clone {source.name!r}: its action space differs") from None
 
 
-def load_policy(name: str):
-    """A greedy policy function ``obs -> action`` from a model folder's latest checkpoint."""
+def load_policy(name: str, checkpoint: str = "best"):
+    """A greedy policy function ``obs -> action`` from a model folder's ``checkpoint``
+    (``best`` or ``last``; see :meth:`ModelFolder.checkpoint`), and the model's config."""
     folder = model_folder(name)
     config = folder.config().replace(action_space=str(folder.metadata_path))
-    if not folder.checkpoint_path.is_file():
-        raise RacerlError(f"{folder.root}: no checkpoint yet")
-    model = load_model(config, folder.checkpoint_path, None)
+    model = load_model(config, folder.checkpoint(checkpoint).path, None)
 
     def policy(obs):
         action, _ = model.predict(obs, deterministic=True)
@@ -465,7 +543,21 @@ def summary_line(progress: Progress) -> str:
     return (f"iteration {progress.iteration:4d}  episodes {progress.episodes:6d}  "
             f"reward {mean('reward'):8.1f}  progress {mean('progress'):5.1f}%  "
             f"laps {laps:5.1f}%  best lap {best}  "
-            f"{progress.steps / max(progress.elapsed, 1e-9):6.0f} steps/s")
+            f"{progress.steps / max(progress.elapsed, 1e-9):6.0f} steps/s"
+            f"{evaluation_line(progress)}")
+
+
+def evaluation_line(progress: Progress) -> str:
+    """``  eval 3/3, best 8.41 s``: the last evaluation's laps and the best checkpoint's
+    mean lap (its completion while it has no lap); empty before the first evaluation."""
+    if not progress.evaluations:
+        return ""
+    last, best = progress.evaluations[-1], progress.best_evaluation
+    text = f"  eval {last.laps}/{last.trials}"
+    if best is not None:
+        text += (f", best {best.mean_lap:.2f} s" if best.mean_lap is not None
+                 else f", best {best.completion:.1f} %")
+    return text
 
 
 def progress_table(progress: Progress, minutes: float | None):
@@ -485,6 +577,12 @@ def progress_table(progress: Progress, minutes: float | None):
          if recent else "-"),
         ("laps completed", f"{laps:.0f} %"),
         ("best lap", f"{progress.best_lap:.2f} s" if progress.best_lap else "-"),
+        ("last evaluation", f"#{progress.evaluations[-1].evaluation}: "
+                            f"{progress.evaluations[-1].describe()}"
+         if progress.evaluations else "-"),
+        ("best checkpoint", f"evaluation #{progress.best_evaluation.evaluation}: "
+                            f"{progress.best_evaluation.describe()}"
+         if progress.best_evaluation else "-"),
         ("steps/s", f"{progress.steps / max(elapsed, 1e-9):.0f}"),
         ("elapsed", f"{elapsed / 60:.1f} min"),
         ("remaining", remaining),

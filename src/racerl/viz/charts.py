@@ -1,4 +1,5 @@
-"""Charts for people: the DeepRacer-style training chart (``racerl plot``)."""
+"""Charts for people: the DeepRacer-style training chart (``racerl plot``) and the maps of
+an evaluation."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from racerl.atomic import atomic_write
+from racerl.model.best_checkpoint import evaluation_summaries, training_episodes
 from racerl.sim.state import Status
 
 
 def iteration_table(metrics: list[dict]) -> dict[str, np.ndarray]:
-    """Per DeepRacer iteration: mean reward, mean progress and share of completed laps."""
+    """Per DeepRacer iteration: mean reward, mean progress and share of completed laps of
+    the training episodes (evaluation laps are left out)."""
+    metrics = training_episodes(metrics)
     if not metrics:
         return {"iteration": np.array([]), "reward": np.array([]), "progress": np.array([]),
                 "laps": np.array([])}
@@ -29,10 +33,21 @@ def iteration_table(metrics: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
-def training_chart(metrics: list[dict], title: str, path: str | Path) -> Path:
-    """Reward (left axis) and progress / laps completed (right axis) per iteration, as PNG."""
+def training_chart(metrics: list[dict], title: str, path: str | Path,
+                   best_evaluation: int | None = None) -> Path:
+    """Reward (left axis) and progress / laps completed (right axis) per iteration, as PNG.
+
+    A run that evaluated during training gets each evaluation's mean completion % on the
+    right axis too, and a second panel of its lap times (mean and best of the finished
+    trials); ``best_evaluation`` (its number) marks the one the best checkpoint holds.
+    """
     table = iteration_table(metrics)
-    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
+    evaluations = evaluation_summaries(metrics)
+    if evaluations:
+        fig, (ax, laps_ax) = plt.subplots(2, 1, figsize=(9, 7.6), dpi=110, sharex=True,
+                                          gridspec_kw={"height_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
     it = table["iteration"]
     ax.plot(it, table["reward"], color="tab:green", marker="o", ms=3, label="mean reward")
     ax.set_xlabel("iteration (DeepRacer: a block of training episodes)")
@@ -41,17 +56,49 @@ def training_chart(metrics: list[dict], title: str, path: str | Path) -> Path:
     right.plot(it, table["progress"], color="tab:blue", marker="o", ms=3,
                label="mean progress %")
     right.plot(it, table["laps"], color="tab:orange", linestyle="--", label="laps completed %")
+    if evaluations:
+        right.plot([e.iteration for e in evaluations], [e.completion for e in evaluations],
+                   color="tab:purple", marker="s", ms=4, linestyle=":",
+                   label="evaluation completion %")
     right.set_ylim(0, 105)
     right.set_ylabel("percent")
     lines = ax.get_lines() + right.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left")
     ax.grid(alpha=0.3)
-    episodes = len(metrics)
-    ax.set_title(f"{title}: {episodes} training episodes")
+    episodes = len(training_episodes(metrics))
+    counted = f", {len(evaluations)} evaluations" if evaluations else ""
+    ax.set_title(f"{title}: {episodes} training episodes{counted}")
+    if evaluations:
+        ax.set_xlabel("")
+        _lap_time_panel(laps_ax, evaluations, best_evaluation)
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
+
+
+def _lap_time_panel(ax, evaluations, best_evaluation: int | None) -> None:
+    """Each evaluation's mean and best lap time (finished trials only), the best checkpoint
+    starred."""
+    timed = [e for e in evaluations if e.mean_lap is not None]
+    ax.plot([e.iteration for e in timed], [e.mean_lap for e in timed], color="tab:purple",
+            marker="s", ms=4, label="evaluation mean lap")
+    ax.plot([e.iteration for e in timed], [e.best_lap for e in timed], color="tab:purple",
+            linestyle="none", marker="v", ms=4, alpha=0.6, label="evaluation best lap")
+    best = [e for e in evaluations if e.evaluation == best_evaluation]
+    if best:
+        e = best[0]
+        y = e.mean_lap if e.mean_lap is not None else (max(t.mean_lap for t in timed)
+                                                       if timed else 0.0)
+        ax.plot([e.iteration], [y], color="gold", marker="*", ms=16, markeredgecolor="black",
+                linestyle="none", label=f"best checkpoint (evaluation {e.evaluation})")
+    if not timed:
+        ax.text(0.5, 0.5, "no evaluation lap finished yet", transform=ax.transAxes,
+                ha="center", va="center", color="0.4")
+    ax.set_xlabel("iteration (DeepRacer: a block of training episodes)")
+    ax.set_ylabel("lap time (s)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
 
 
 def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> Path:
