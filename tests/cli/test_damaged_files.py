@@ -73,16 +73,20 @@ RESUME = ["train", "--name", "tiny", "--resume", "--steps", "64", "--trials", "0
     ("garbage", "damaged: not a zip archive"),
 ])
 @pytest.mark.parametrize("command", [EVALUATE, EXPORT], ids=["evaluate", "export"])
-def test_a_damaged_checkpoint_is_named(model, command, how, problem):
-    damage(model.checkpoint_path, how)
-    one_error_line(command, f"{model.checkpoint_path}: {problem}")
+@pytest.mark.parametrize("which", ["best", "last"])
+def test_a_damaged_checkpoint_is_named(model, command, which, how, problem):
+    # The best checkpoint is what commands drive by default; --checkpoint last the latest.
+    path = model.best_checkpoint_path if which == "best" else model.checkpoint_path
+    assert path.is_file()
+    damage(path, how)
+    one_error_line([*command, "--checkpoint", which], f"{path}: {problem}")
 
 
 def test_a_checkpoint_that_does_not_fit_its_config_is_named(model):
     # Whole, but not what config.yaml describes (here: SAC's loader on a PPO checkpoint).
     text = model.config_path.read_text().replace("algorithm: ppo", "algorithm: sac")
     model.config_path.write_text(text)
-    one_error_line(EVALUATE, f"{model.checkpoint_path}: does not load as the SAC model")
+    one_error_line(EVALUATE, f"{model.best_checkpoint_path}: does not load as the SAC model")
 
 
 def test_resume_names_the_damaged_checkpoint_and_the_usable_previous_one(model):
