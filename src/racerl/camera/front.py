@@ -36,6 +36,13 @@ from racerl.track.geometry import Track
 WALL = (168, 176, 186)
 SKY = (214, 226, 238)
 MIP_LEVELS = 5
+CARS_PER_THREAD = 4
+"""Cars a render thread needs before a second one pays: a car's frame takes ~70 µs and a
+parallel region costs tens of µs, more when another process holds a core. One car (a
+Gymnasium env) renders on the calling thread alone."""
+CHUNK = 2
+"""Cars a render thread takes at a time: threads take chunks as they go, so that one
+thread held up by another process on the machine does not keep the others waiting."""
 
 
 @dataclass(frozen=True)
@@ -252,13 +259,22 @@ class Camera:
                 lighting.tone, lighting.patches, lighting.noise, lighting.blur, lighting.seed,
                 np.asarray(frame, dtype=np.uint64), self.rgb)
         flat = out.reshape(n, -1, self.channels)
-        if self.backend == "numba":
-            _render_numba(*args, out)
-        else:
-            _render_numpy(*args, out)
-        _post_process(flat, self.spec.width, self.spec.height, lighting.noise, lighting.blur,
-                      lighting.seed, np.asarray(frame, dtype=np.uint64), self.backend)
+        numba.set_num_threads(render_threads(n))
+        with numba.parallel_chunksize(CHUNK):
+            if self.backend == "numba":
+                _render_numba(*args, out)
+            else:
+                _render_numpy(*args, out)
+            _post_process(flat, self.spec.width, self.spec.height, lighting.noise,
+                          lighting.blur, lighting.seed, np.asarray(frame, dtype=np.uint64),
+                          self.backend)
         return out
+
+
+def render_threads(cars: int) -> int:
+    """Threads for a batch of ``cars``: one per :data:`CARS_PER_THREAD` cars, at most
+    Numba's pool (``NUMBA_NUM_THREADS``, by default one per core)."""
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, cars // CARS_PER_THREAD))
 
 
 def _table_args(t: RayTable) -> tuple:

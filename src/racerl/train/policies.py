@@ -7,7 +7,11 @@ a dense layer. It still reads the whole 160x120 frame but costs about 25x less c
 the 3-layer CNN, which is what makes a first lap in minutes possible on a 2-core CPU
 (see shared peer figures: ~13,500 vs ~550 training frames/s).
 
-SB3 hands the extractors channel-first float images already divided by 255.
+SB3 hands the extractors channel-first float images, divided by 255 unless the policy says
+``normalize_images=False``: racerl's light network then scales inside its pooling, a pass over
+a quarter of the pixels instead of all of them. Every extractor computes in torch's
+channels-last layout, whose convolution kernels (oneDNN) run the updates about twice as fast
+on a CPU as the default layout; the weights and what they compute are the same.
 """
 
 from __future__ import annotations
@@ -26,16 +30,41 @@ def _conv_stack(channels: int, layers: list[tuple[int, int, int]]) -> list[nn.Mo
     return modules
 
 
+class ScaledAvgPool2d(nn.AvgPool2d):
+    """Average pooling that also scales the result: camera bytes to [0, 1] in the same pass.
+
+    Parameter-free like :class:`nn.AvgPool2d`, so it takes its place (and its index in the
+    saved weights) unchanged; exported to ONNX as AveragePool then Mul.
+    """
+
+    def __init__(self, kernel_size: int, scale: float):
+        super().__init__(kernel_size)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * self.scale
+
+
 class CameraCNN(BaseFeaturesExtractor):
-    """Convolutions, flatten, then dense layers; the layout is given by class attributes."""
+    """Convolutions, flatten, then dense layers; the layout is given by class attributes.
+
+    ``scale_inside``: the observations arrive as raw 0-255 values (the policy was built
+    with ``normalize_images=False``) and the pooling divides by 255; only networks that pool
+    can do that.
+    """
 
     pool: int = 1
     convs: tuple[tuple[int, int, int], ...] = ()
     dense: tuple[int, ...] = ()
 
-    def __init__(self, observation_space: gym.spaces.Box):
+    def __init__(self, observation_space: gym.spaces.Box, scale_inside: bool = False):
         channels = observation_space.shape[0]
-        body: list[nn.Module] = [nn.AvgPool2d(self.pool)] if self.pool > 1 else []
+        if scale_inside and self.pool == 1:
+            raise ValueError(f"{type(self).__name__} does not pool: SB3 must scale its input")
+        body: list[nn.Module] = []
+        if self.pool > 1:
+            body.append(ScaledAvgPool2d(self.pool, 1 / 255) if scale_inside
+                        else nn.AvgPool2d(self.pool))
         body += _conv_stack(channels, list(self.convs))
         body.append(nn.Flatten())
         trunk = nn.Sequential(*body)
@@ -50,7 +79,30 @@ class CameraCNN(BaseFeaturesExtractor):
         self.net = nn.Sequential(trunk, *head)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.net(observations)
+        trunk, head = self.net[0], self.net[1:]
+        layers = iter(trunk)
+        x = observations
+        if self.pool > 1:  # pooling is faster in the default layout: pool first
+            x = next(layers)(x)
+        # .to, not .contiguous: a one-channel tensor counts as contiguous in both layouts,
+        # and oneDNN picks its kernels by the strides, which only .to changes.
+        x = x.to(memory_format=torch.channels_last)
+        for layer in layers:
+            x = layer(x)
+        return head(x)
+
+    def train(self, mode: bool = True) -> CameraCNN:
+        """Also moves the convolution weights to the channels-last layout (once).
+
+        Not in ``__init__``: SB3 initialises the weights after building the extractor, with
+        views that need the default layout. SB3 calls ``train``/``eval`` before every
+        rollout and update, so this runs before the first forward pass; the parameters stay
+        the same objects (the optimiser keeps them), only their memory layout changes.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d) and module.weight.stride(1) != 1:
+                module.weight.data = module.weight.data.to(memory_format=torch.channels_last)
+        return super().train(mode)
 
 
 class LightCNN(CameraCNN):
@@ -82,4 +134,8 @@ def policy_setup(network: str, mlp_layers: list[int]) -> tuple[str, dict]:
     the config's hidden widths of 'mlp', for the policy and value networks alike)."""
     if network == "mlp":
         return "MlpPolicy", {"net_arch": list(mlp_layers)}
-    return "CnnPolicy", {"features_extractor_class": EXTRACTORS[network], "net_arch": []}
+    extractor = EXTRACTORS[network]
+    kwargs = {"features_extractor_class": extractor, "net_arch": []}
+    if extractor.pool > 1:  # the network scales the bytes itself, after pooling
+        kwargs |= {"normalize_images": False, "features_extractor_kwargs": {"scale_inside": True}}
+    return "CnnPolicy", kwargs

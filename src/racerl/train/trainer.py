@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import signal
 import threading
 import time
@@ -70,6 +69,7 @@ from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.evaluation import TrainingEvaluator, evaluation_records
 from racerl.train.policies import policy_setup
+from racerl.train.threads import ThreadTuner, cores, fixed_threads
 
 INTERRUPTED = "interrupted (Ctrl-C)"
 INFERENCE_DEVICE = "cpu"
@@ -127,8 +127,18 @@ class Recorder(BaseCallback):
         self.rollouts = 0
         self.unevaluated = False  # the weights changed since the last evaluation
         self.stop_reason: str | None = None
+        self.threads = ThreadTuner(fixed=fixed_threads())
+        self.update_started: float | None = None
+
+    def _on_rollout_end(self) -> None:
+        # SB3 updates the policy next: with the thread count the tuner thinks fastest.
+        self.threads.start()
+        self.update_started = time.perf_counter()
 
     def _on_rollout_start(self) -> None:
+        if self.update_started is not None:  # the update just finished
+            self.threads.stop(time.perf_counter() - self.update_started)
+            self.update_started = None
         # SB3 updates the policy between rollouts: after the first, the weights are new.
         self.unevaluated = self.unevaluated or self.rollouts > 0
         self.rollouts += 1
@@ -332,15 +342,6 @@ class TrainResult:
     stop_reason: str
 
 
-def torch_threads() -> int:
-    """Threads for torch's updates: ``OMP_NUM_THREADS`` when the user set it (several runs
-    sharing a machine), else one per core."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return max(1, os.cpu_count() or 1)
-
-
 def train(name: str, config: TrainConfig | None, minutes: float | None = None,
           steps: int | None = None, clone: str | None = None, resume: bool = False,
           reward: str | Path | None = None, force: bool = False,
@@ -355,7 +356,7 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
     """
     if (minutes is not None and not minutes > 0) or (steps is not None and not steps > 0):
         raise RacerlError("the training budget must be positive (--minutes or --steps)")
-    torch.set_num_threads(torch_threads())
+    torch.set_num_threads(fixed_threads() or cores())
     folder = named_model_folder(name)
     if resume and not folder.exists():
         raise RacerlError(f"no model {name!r} to resume (nothing at {folder.root})")
