@@ -67,14 +67,13 @@ def test_a_trained_model_evaluates_deterministically(tiny_model_home, monkeypatc
 
 
 def test_records_load_in_deepracer_utils(tiny_model_home, monkeypatch):
-    from deepracer.logs import AnalysisUtils, DeepRacerLog, FSFileHandler
+    from deepracer.logs import AnalysisUtils, DeepRacerLog
 
     monkeypatch.setenv("RACERL_HOME", str(tiny_model_home))
     who = model_entrant("tiny")
     run = evaluate(who.driver, EvalSettings(track="oval", trials=2))
     folder = save_evaluation(who.folder, run, who.identity)
-    log = DeepRacerLog(filehandler=FSFileHandler(model_folder=str(who.folder),
-                                                 robomaker_log_path=""))
+    log = DeepRacerLog(model_folder=str(who.folder))
     log.load_evaluation_trace()
     df = log.dataframe()
     df = df[df["stream"] == folder.name[:14]]  # old console layout: the time names it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -28,6 +29,8 @@ from racerl.model.folder import (
     named_model_folder,
     training_lock,
 )
+from racerl.model.robomaker_log import sim_trace_line, training_log
+from racerl.model.simtrace import read_simtrace_rows, training_trace_path
 from racerl.train.trainer import INTERRUPTED, load_policy, train
 from tests.helpers import racerl_home
 
@@ -106,8 +109,7 @@ def test_model_folder_has_deepracer_layout(trained):
 def test_traces_load_in_deepracer_utils_and_match_the_run(trained):
     deepracer_logs = pytest.importorskip("deepracer.logs")
     _, result = trained
-    log = deepracer_logs.DeepRacerLog(filehandler=deepracer_logs.FSFileHandler(
-        model_folder=str(result.folder.root), robomaker_log_path=""))
+    log = deepracer_logs.DeepRacerLog(model_folder=str(result.folder.root))
     log.load_training_trace()
     df = log.dataframe()
     metrics = training_episodes(result.folder.metrics())  # the traces hold training only
@@ -264,6 +266,7 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, monk
     proc.wait(timeout=30)
     before = folder.state()
     load_policy("killed")  # the checkpoint on disk is whole
+    assert _training_log_episodes(folder.root)  # whole lines only, readable as it is
     result = runner.invoke(app, ["train", "--name", "killed", "--resume", "--steps", "1024",
                                  "--trials", "0"])
     assert result.exit_code == 0, result.output
@@ -271,6 +274,25 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, monk
     assert after["num_timesteps"] >= before["num_timesteps"] + 1024
     assert after["episodes"] > before["episodes"]
     assert len(folder.metrics()) == after["metrics_count"]
+    # The training log holds exactly the steps of the sim-trace files: the killed run's
+    # steps after its checkpoint are gone, the resumed run's follow.
+    logged = _training_log_episodes(folder.root)
+    assert logged == list(range(after["episodes"]))
+    lines = [line for line in training_log(folder.root).read_text().splitlines()
+             if line.startswith("SIM_TRACE_LOG:")]
+    per_file = QUICK["num_episodes_between_training"]
+    rows = [row for block in range(math.ceil(after["episodes"] / per_file))
+            for row in read_simtrace_rows(training_trace_path(folder.root, block))
+            if int(row[0]) < after["episodes"]]
+    assert lines == [sim_trace_line(row) for row in rows]
+
+
+def _training_log_episodes(root: Path) -> list[int]:
+    """The episodes deepracer-utils reads from the model's training log, by default."""
+    deepracer_logs = pytest.importorskip("deepracer.logs")
+    log = deepracer_logs.DeepRacerLog(model_folder=str(root))
+    log.load()
+    return sorted(log.dataframe()["episode"].unique().tolist())
 
 
 @pytest.mark.slow

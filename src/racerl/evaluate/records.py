@@ -5,9 +5,12 @@ One evaluation of a model (or of a scripted driver) becomes, under its folder::
     sim-trace/evaluation/<YYYYmmddHHMMSS>-<id>/evaluation-simtrace/0-iteration.csv
     sim-trace/evaluation/<YYYYmmddHHMMSS>-<id>/evaluation.json     (racerl's summary)
     metrics/evaluation/evaluation-<YYYYmmddHHMMSS>-<id>.json      (DeepRacer's metrics)
+    logs/evaluation/evaluation-<YYYYmmddHHMMSS>-<id>-robomaker.log (DeepRacer's simulation log)
+    logs/leaderboard/leaderboard-<YYYYmmddHHMMSS>-<id>-robomaker.log   (a race submission's too)
 
 The folder is assembled under a hidden temporary name and renamed into place in one step,
-so a reader never sees half an evaluation and a failed one leaves nothing behind.
+so a reader never sees half an evaluation and a failed one leaves nothing behind; the
+metrics and logs beside it follow, each written atomically.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from racerl.atomic import atomic_write_json
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import EvaluationRun
+from racerl.model.robomaker_log import LEADERBOARD, world_name, write_evaluation_log
 from racerl.model.simtrace import read_simtrace, write_simtrace
 from racerl.sim.state import Status
 
@@ -53,6 +57,10 @@ def save_evaluation(root: Path, run: EvaluationRun, about: dict | None = None) -
         raise
     atomic_write_json(Path(root) / "metrics" / "evaluation" / f"evaluation-{name}.json",
                       deepracer_metrics(run))
+    world = world_name(run.settings.track)
+    write_evaluation_log(root, name, world, run.rows)
+    if about is not None and "race" in about:
+        write_evaluation_log(root, name, world, run.rows, LEADERBOARD)
     return target
 
 

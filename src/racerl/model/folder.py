@@ -17,6 +17,9 @@
     training_metrics.json          one entry per training episode and per evaluation lap
     sim-trace/training/training-simtrace/<i>-iteration.csv   one per DeepRacer iteration
                                    (num_episodes_between_training whole episodes)
+    logs/training/training-<time>-<name>-robomaker.log   DeepRacer's simulation log: the
+                                   same steps as SIM_TRACE_LOG lines, and the header
+                                   log analysis reads (:mod:`racerl.model.robomaker_log`)
     logs/                          TensorBoard event files
 
 Every file is written atomically (temp file, then rename), so a crash or ``kill -9`` at any
@@ -63,6 +66,8 @@ from racerl.model.config import (
     hyperparameters_json,
     load_saved_config,
 )
+from racerl.model.robomaker_log import start_training_log, world_name
+from racerl.model.simtrace import training_trace_path
 
 EXPORT_DIR = "export"  # where ``racerl export NAME`` writes the car's bundle by default
 CHECKPOINTS = ("best", "last")
@@ -294,12 +299,17 @@ def remove_model_folder(folder: ModelFolder) -> None:
 
 def create_model_folder(folder: ModelFolder, config: TrainConfig, reward_source: Path,
                         actions: ActionSpace) -> None:
-    """Write the folder's static files: config, reward copy, metadata, hyperparameters."""
+    """Write the folder's static files: config, reward copy, metadata, hyperparameters,
+    and the training log's header (which repeats the last two). The sim-trace folder is
+    there from the start, so log analysis sees DeepRacer's console layout before the
+    first iteration ends."""
     folder.root.mkdir(parents=True, exist_ok=True)
     config.save(folder.config_path)
     atomic_write(folder.reward_path, lambda f: f.write(Path(reward_source).read_bytes()))
     atomic_write_json(folder.metadata_path, model_metadata(config, actions))
     atomic_write_json(folder.root / "ip" / "hyperparameters.json", hyperparameters_json(config))
+    training_trace_path(folder.root, 0).parent.mkdir(parents=True, exist_ok=True)
+    start_training_log(folder.root, world_name(config.track))
 
 
 def model_metadata(config: TrainConfig, actions: ActionSpace) -> dict:

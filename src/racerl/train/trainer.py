@@ -57,6 +57,12 @@ from racerl.model.folder import (
     weights_problem,
     write_metrics,
 )
+from racerl.model.robomaker_log import (
+    append_steps,
+    resume_training_log,
+    training_log,
+    world_name,
+)
 from racerl.model.simtrace import (
     action_label,
     read_partial_block,
@@ -102,7 +108,8 @@ class Recorder(BaseCallback):
 
     Sim-trace files group whole episodes the way DeepRacer does: file ``k`` holds episodes
     ``k*E .. (k+1)*E - 1`` in the order they ended, E = ``num_episodes_between_training``.
-    deepracer-utils numbers episodes on exactly that assumption. PPO itself updates the
+    deepracer-utils numbers episodes on exactly that assumption. The same steps go to the
+    training log (DeepRacer's RoboMaker log) as each file is written. PPO itself updates the
     policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update, and an
     evaluation every ``eval_every`` updates, before that update's checkpoint.
     """
@@ -118,6 +125,8 @@ class Recorder(BaseCallback):
         self.per_file = config.num_episodes_between_training
         self.car_rows: list[list[list]] = [[] for _ in range(config.n_envs)]
         self.block_rows = read_partial_block(folder.root, progress.episodes, self.per_file)
+        self.log_path = training_log(folder.root)
+        self.logged = len(self.block_rows)  # rows of block_rows the training log holds
         self.returns = np.zeros(config.n_envs)
         self.step_in_rollout = 0
         self.updates = 0
@@ -210,12 +219,17 @@ class Recorder(BaseCallback):
         self.returns[car] = 0.0
         if self.progress.episodes % self.per_file == 0:
             self._write_block()
-            self.block_rows = []
+            self.block_rows, self.logged = [], 0
         self.progress.iteration = self.progress.episodes // self.per_file
 
     def _write_block(self) -> None:
+        """The current iteration's sim-trace file (rewritten whole), then its steps not
+        yet in the training log (appended)."""
         block = (self.progress.episodes - 1) // self.per_file
         write_simtrace(training_trace_path(self.folder.root, block), self.block_rows)
+        if self.log_path is not None:
+            append_steps(self.log_path, self.block_rows[self.logged:])
+            self.logged = len(self.block_rows)
 
     def evaluate(self) -> EvalSummary:
         """Drive the evaluation laps with the current policy; record them (metrics,
@@ -431,6 +445,8 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
         except DamagedFileError as exc:
             raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
                 from None
+        resume_training_log(folder.root, world_name(config.track), state["episodes"],
+                            config.num_episodes_between_training)
         metrics = folder.metrics()[: state["metrics_count"]]
         best = folder.best_record()
         progress = Progress(iteration=state["iteration"], episodes=state["episodes"],
