@@ -23,7 +23,13 @@ from racerl.evaluate.evaluation import (
     model_entrant,
     with_rules,
 )
-from racerl.evaluate.records import latest_evaluation, list_evaluations, read_trace, save_evaluation
+from racerl.evaluate.records import (
+    deepracer_metrics,
+    latest_evaluation,
+    list_evaluations,
+    read_trace,
+    save_evaluation,
+)
 from racerl.evaluate.robustness import robustness, robustness_grid
 from racerl.track.catalog import load_track
 from racerl.viz.video import write_video
@@ -53,6 +59,24 @@ def test_too_fast_for_a_corner_costs_the_penalty_but_still_finishes():
     harsher = evaluate(ScriptedDriver("centerline", 3.0),
                        with_rules(EvalSettings(track="loop", trials=1), off_track_penalty=5.0))
     assert harsher.trials[0].lap_time == pytest.approx(trial.lap_time + 3.0 * trial.off_track)
+
+
+def test_a_race_logs_its_earlier_laps_in_progress():
+    run = evaluate(ScriptedDriver("centerline", 2.0),
+                   with_rules(EvalSettings(track="loop", trials=1), laps=2))
+    assert [(t.status, t.completed) for t in run.trials] == [("in_progress", True),
+                                                            ("lap_complete", True)]
+    metrics = deepracer_metrics(run)["metrics"]
+    assert [(m["episode_status"], m["completion_percentage"], m["trial"]) for m in metrics] == [
+        ("In progress", 100, 1), ("Lap complete", 100, 2)]
+    # The sim-trace: the step completing lap 1 is in_progress and still in episode 0.
+    laps = [row for row in run.rows if row[11] == 100]  # progress
+    assert [(row[0], row[15], row[9]) for row in laps] == [(0, "in_progress", False),
+                                                          (1, "lap_complete", True)]
+    assert run.rows[-1] is laps[-1]
+    # An ordinary evaluation (or console race) has no time limit.
+    assert run.settings.describe()["race_duration"] is None
+    assert run.settings.describe()["reset_behind_dist"] == 1.0
 
 
 def test_a_trained_model_evaluates_deterministically(tiny_model_home, monkeypatch):

@@ -62,6 +62,23 @@ def sha256(path) -> str:
 # -- real evaluation laps ---------------------------------------------------------------------
 
 
+def test_a_trial_during_training_ends_at_the_time_limit():
+    """A policy that circles on the track forever: an evaluation trial during training stops
+    at racerl's 180 s limit as ``time_up``, the first step past it (an ordinary evaluation
+    has no limit but DeepRacer's 100,000-step cap)."""
+
+    class Circling:
+        def predict(self, obs, deterministic=True):
+            return np.ones(len(obs), dtype=np.int64), None  # -30 degrees at 1 m/s
+
+    evaluator = TrainingEvaluator(quick_config(eval_trials=1))
+    assert evaluator.rules.race_duration == 180.0
+    [trial] = evaluator.drive(Circling())
+    assert trial.status == Status.TIME_UP and trial.off_track == 0
+    assert trial.steps == 2702  # step k's race time is (k - 1) / 15 s: 2701 / 15 > 180
+
+
+
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """Three updates, each followed by an evaluation of 2 laps; and the same run without."""

@@ -235,8 +235,8 @@ def _record(t: Trajectory, sim: BatchSim, step: BatchStep, commands: Commands, i
     t.rewards.append(float(step.rewards[i]))
     t.points.append((params["x"], params["y"]))
     t.labels.append(None if commands.labels is None else commands.labels[i])
-    t.clock.append(float(step.lap_time[i]) if status == Status.LAP_COMPLETE
-                   else float(clock[i]))
+    lap_time = float(step.lap_time[i])
+    t.clock.append(float(clock[i]) if np.isnan(lap_time) else lap_time)
     t.pause.append(float(step.pause_duration[i]))
     t.off_track.append(int(sim.state.off_track[i]))
     if keep.params:

@@ -36,7 +36,7 @@ from racerl.model.simtrace import action_label, trace_row
 from racerl.reward.function import DEFAULT_EXAMPLE
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.state import Status
-from racerl.sim.vehicle import CONTROL_DT, VehicleParams
+from racerl.sim.vehicle import VehicleParams
 from racerl.track import DEFAULT_TRACK
 from racerl.track.geometry import Track
 
@@ -70,7 +70,8 @@ class EvalSettings:
                 "off_track_penalty": rules.off_track_penalty,
                 "reversed_penalty": rules.penalty(Status.REVERSED),
                 "immobilized_penalty": rules.immobilized_penalty,
-                "max_lap_time": rules.max_lap_time}
+                "race_duration": rules.race_duration,
+                "reset_behind_dist": rules.reset_behind_dist}
 
 
 class Driver(Protocol):
@@ -158,13 +159,13 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
     renders them even for a driver that does not need them."""
     see_camera = driver.observation == "camera" or keep_frames
     cars = 1 if settings.continuous else settings.trials
-    rules = settings.rules
-    max_steps = int(np.ceil(rules.max_lap_time / CONTROL_DT * rules.laps)) + 2
+    # No time limit unless the rules set one: an episode (a whole race) stops only at
+    # DeepRacer's 100,000-step cap (simapp environments/deepracer_racetrack_env.py).
     racers = Racers(cars, track=settings.track, reward_function=DEFAULT_EXAMPLE,
                     action_space=driver.actions,
                     observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
-                    start="line", rules=rules, max_steps=max_steps)
+                    start="line", rules=settings.rules)
     result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
                      seeds=[settings.seed + i for i in range(cars)],
                      keep=Keep(trajectory=True, frames=keep_frames, params=True))
@@ -174,8 +175,10 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
 
 
 def trace_rows(path: Trajectory, episode: int | None) -> list[list]:
-    """Sim-trace rows of one car's steps; ``episode`` numbers them, or (None, a race) each
-    lap is an episode of its own."""
+    """Sim-trace rows of one car's steps; ``episode`` numbers them, or (None, a race) by the
+    laps completed before the step, as DeepRacer does: its lap count grows on a step whose
+    progress is 100, whatever that step's status (simapp rollout_agent_ctrl.py judge_action;
+    metrics/s3_metrics.py EvalMetrics.upload_step_metrics)."""
     rows, laps = [], 0
     last = len(path.status) - 1
     for k, (status, params) in enumerate(zip(path.status, path.params, strict=True)):
@@ -184,7 +187,7 @@ def trace_rows(path: Trajectory, episode: int | None) -> list[list]:
             label = action_label(params["steering_angle"], params["speed"])
         rows.append(trace_row(laps if episode is None else episode, params, label,
                               path.rewards[k], k == last, status, path.pause[k]))
-        laps += status == Status.LAP_COMPLETE
+        laps += params["progress"] == 100
     return rows
 
 

@@ -24,9 +24,13 @@ DeepRacer's 20 start points 5 % apart and a batch spreads over them; ``start="li
 
 Evaluation and race rules (reference section 9) are switched on by passing
 :class:`~racerl.sim.rules.EvaluationRules`: then off-track, reversed and immobilized put
-the car back in a lane and freeze it for the penalty (status ``pause``, reward 0, the
-clock running) until the reset budget is spent, a lap restarts the lap timer when
-``laps`` > 1, and a lap slower than ``max_lap_time`` ends the episode as ``time_up``.
+the car back in a lane (:func:`~racerl.sim.rules.reset_pose`) and freeze it from the next
+step until the penalty is served, at least one step even for a 0 s penalty (status
+``pause``, reward 0 and no reward call, the clock running), until the reset budget is
+spent. A lap completed while paused counts. When ``laps`` > 1 (a continuous race) every lap
+restarts the lap timer and only the last one ends the episode as ``lap_complete``, the
+earlier ones keep their step's status (``in_progress``). ``time_up`` exists only where
+``race_duration`` is set: the episode ends on the first step whose race time exceeds it.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 from racerl.reward.function import DEFAULT_EXAMPLE, load_reward_function
 from racerl.reward.protocol import RewardSource
 from racerl.sim.params import ParamsBatch, as_pylist, build_params, progress_value
-from racerl.sim.rules import EvaluationRules, lane_reset_pose
+from racerl.sim.rules import EvaluationRules, reset_pose
 from racerl.sim.state import PENALISED, TERMINAL, EpisodeState, Status
 from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
 from racerl.track.geometry import Track
@@ -163,7 +167,7 @@ class BatchSim:
         st = self.state
         prepare = st.steps == 0
         st.steps += 1
-        paused = ~prepare & (st.pause_steps > 0)  # serving a penalty: frozen in place
+        paused = ~prepare & st.paused  # serving a penalty: frozen at the reset pose
         active = ~prepare & ~paused
 
         # 1. Where the car is now (before the action moves it): params and rules.
@@ -179,9 +183,13 @@ class BatchSim:
         st.immobile_count = np.where(active & (moved <= IMMOBILIZED_DISTANCE),
                                      st.immobile_count + 1, 0)
         st.reverse_count = np.where(active & (raw < st.prev_progress), st.reverse_count + 1, 0)
-        status = self._status(prepare, lap, off_track, paused)
+        final, time_up = self._episode_ends(lap, prepare)
+        status = self._status(prepare, final, off_track, paused, time_up)
         progress = [progress_value(r) for r in as_pylist(raw)]
-        st.prev_progress = np.where(raw >= 100.0, 0.0, raw)
+        # Remembered for the next step's wrap and reverse rules, also when this step's failure
+        # resets the car: DeepRacer keeps the failing step's progress (rollout_agent_ctrl.py,
+        # judge_action: prev_progress is set from the step's metrics after the reset).
+        st.prev_progress = np.where(lap, 0.0, raw)
         batch = ParamsBatch(
             x=as_pylist(point[:, 0]), y=as_pylist(point[:, 1]),
             heading=as_pylist(np.degrees(self.car.yaw)),
@@ -196,7 +204,8 @@ class BatchSim:
             is_crashed=[False] * self.n, sim_time=as_pylist(st.sim_time),
         )
         params = build_params(batch, self._waypoints, self.track.length, self.track.reversed)
-        reset = self._penalised(status, active)
+        reset = self._penalised(status, active, time_up)
+        previous_pose = np.stack([st.last_x, st.last_y], axis=-1)  # NaN right after a reset
 
         # 2. One camera frame of physics for the cars that drive; PREPARE cars stand still
         # (zero command), paused, held and reset cars are frozen.
@@ -208,9 +217,9 @@ class BatchSim:
         if hold is not None:
             self.car.speed[np.asarray(hold, bool)] = 0.0
         st.sim_time += CONTROL_DT
-        st.pause_steps[paused] -= 1
+        self._serve_pauses(paused)
         if reset.any():
-            self._reset_to_lane(np.flatnonzero(reset), status, before)
+            self._reset_to_lane(np.flatnonzero(reset), status, before, previous_pose)
         self._update_geometry()
 
         # 3. The reward function sees the params of step 1 (RUN steps only), all cars of
@@ -222,46 +231,83 @@ class BatchSim:
                                               [params[i] for i in cars])
 
         terminated = np.array([s in TERMINAL for s in status]) & ~reset
-        is_lap = np.array([s == Status.LAP_COMPLETE for s in status])
-        lap_time = np.where(is_lap, st.lap_clock(), np.nan)
-        truncated = ~terminated & (st.steps >= self.max_steps)
+        truncated = ~terminated & ((st.steps >= self.max_steps) | time_up)
+        lap_time = np.where(lap, st.lap_clock(), np.nan)
         if self.rules is not None:
-            st.laps_done += is_lap
-            st.lap_start = np.where(is_lap, st.steps, st.lap_start)
-            terminated &= ~is_lap | (st.laps_done >= self.rules.laps)
-            time_up = ~terminated & (st.lap_clock() >= self.rules.max_lap_time)
-            status[time_up] = Status.TIME_UP
-            truncated |= time_up
-        pause_duration = st.pause_steps * CONTROL_DT
+            st.laps_done += lap
+            st.lap_start = np.where(lap, st.steps, st.lap_start)
         return StepResult(rewards, terminated, truncated, status.tolist(), params, lap_time,
-                          pause_duration)
+                          st.pause_left.copy())
 
-    def _penalised(self, status: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Cars whose failure this step is forgiven for a reset and a penalty (rules only)."""
+    def _episode_ends(self, lap: np.ndarray, prepare: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Per car: whether this step's lap is the episode's last, and whether the race time
+        is up (evaluation rules only).
+
+        A lap counts in every phase, a paused car's too (a reset close before the line can
+        put the car's model point past it), as DeepRacer's EpisodeCompleteResetRule counts
+        every step with progress >= 100 (simapp ``markov/reset/rules/
+        episode_complete_reset_rule.py``); in a continuous race only the lap that brings
+        the count to ``laps`` ends the episode, the earlier ones are ``in_progress``.
+        """
+        if self.rules is None:
+            return lap, np.zeros(self.n, dtype=bool)
+        final = lap & (self.state.laps_done + 1 >= self.rules.laps)
+        if self.rules.race_duration is None:
+            return final, np.zeros(self.n, dtype=bool)
+        # The race time of this step is its params' sim_time, counted in whole steps (a sum of
+        # 1/15 s is not exact); "strictly greater" as in simapp race_time_rule.py.
+        race_time = (self.state.steps - 1) * CONTROL_DT
+        return final, ~prepare & (race_time > self.rules.race_duration + 1e-9)
+
+    def _serve_pauses(self, paused: np.ndarray) -> None:
+        """One step of the penalty served by the paused cars; those whose penalty is served
+        (or was 0 s) drive again from the next step. DeepRacer counts the penalty down in sim
+        time and leaves PAUSE at the first step that finds it at or below zero, so even a 0 s
+        penalty costs one pause step (rollout_agent_ctrl.py, _judge_action_at_pause_phase;
+        it then logs the small negative remainder, racerl 0)."""
+        st = self.state
+        st.pause_left[paused] -= CONTROL_DT
+        served = paused & (st.pause_left <= 1e-9)
+        st.paused[served] = False
+        st.pause_left[served] = 0.0
+
+    def _penalised(self, status: np.ndarray, active: np.ndarray, time_up: np.ndarray
+                   ) -> np.ndarray:
+        """Cars whose failure this step is forgiven for a reset and a penalty (rules only):
+        RUN cars with resets left, unless the race time is up (the time-up ends the episode
+        first, simapp rollout_agent_ctrl.py _check_for_episode_termination)."""
         if self.rules is None:
             return np.zeros(self.n, dtype=bool)
-        failed = np.array([s in PENALISED for s in status])
-        return active & failed & (self.state.resets_used < self.rules.resets)
+        failed = np.isin(status, PENALISED)
+        return active & failed & ~time_up & (self.state.resets_used < self.rules.resets)
 
-    def _reset_to_lane(self, cars: np.ndarray, status: np.ndarray, before: np.ndarray) -> None:
-        """Put failed cars back at their previous step's progress and start their penalty."""
+    def _reset_to_lane(self, cars: np.ndarray, status: np.ndarray, before: np.ndarray,
+                       previous_pose: np.ndarray) -> None:
+        """Put failed cars back in a lane at their previous step's progress, choosing the lane
+        nearer to their previous step's pose (their own if unknown), and start the pause.
+        The remembered progress stays the failing step's (see :meth:`step`)."""
         st = self.state
-        ndist = st.start_ndist[cars] + before[cars] / 100.0
-        xy, yaw = lane_reset_pose(self.track, ndist, np.stack([self.car.x[cars],
-                                                               self.car.y[cars]], axis=-1))
+        near = previous_pose[cars]
+        unknown = np.isnan(near).any(axis=1)
+        near[unknown] = np.stack([self.car.x[cars], self.car.y[cars]], axis=-1)[unknown]
+        arc = (st.start_ndist[cars] + before[cars] / 100.0) * self.track.length
+        xy, yaw = reset_pose(self.track, arc, near, behind=self.rules.reset_behind_dist)
         self._set_pose(cars, xy, yaw)  # measured with the whole batch at the step's end
-        st.prev_progress[cars] = before[cars]
         st.immobile_count[cars] = 0
         st.reverse_count[cars] = 0
         st.last_x[cars] = np.nan
         st.last_y[cars] = np.nan
         st.resets_used[cars] += 1
-        for i in cars:
-            failure = status[i]
-            penalty = self.rules.penalty(failure)
-            st.failures(failure)[i] += 1
-            st.penalty_time[i] += penalty
-            st.pause_steps[i] = round(penalty / CONTROL_DT)
+        failures = status[cars]
+        penalty = np.zeros(len(cars))
+        for failure in PENALISED:  # three kinds, each for all its cars at once
+            hit = failures == failure
+            st.failures(failure)[cars[hit]] += 1
+            penalty[hit] = self.rules.penalty(failure)
+        st.penalty_time[cars] += penalty
+        st.pause_left[cars] = penalty
+        st.paused[cars] = True
 
     def _update_geometry(self, cars: np.ndarray | None = None) -> None:
         """Measure the cars' current model points; the next step's params reuse this."""
@@ -282,15 +328,19 @@ class BatchSim:
         raw = np.where(raw > st.prev_progress + 50.0, raw - 100.0, raw)
         return raw
 
-    def _status(self, prepare: np.ndarray, lap: np.ndarray, off_track: np.ndarray,
-                paused: np.ndarray) -> np.ndarray:
-        """The first rule that fires, in DeepRacer's priority order (reference 8.3)."""
+    def _status(self, prepare: np.ndarray, final: np.ndarray, off_track: np.ndarray,
+                paused: np.ndarray, time_up: np.ndarray) -> np.ndarray:
+        """The first rule that fires, in DeepRacer's priority order (reference 8.3; simapp
+        ``markov/metrics/constants.py`` EpisodeStatus.get_episode_status takes the first true
+        rule in the order lap_complete, crashed, off_track, immobilized, time_up, reversed).
+        A paused car reports ``pause`` unless its episode ends on the step."""
         st = self.state
         codes = np.full(self.n, Status.IN_PROGRESS, dtype=object)
         codes[paused] = Status.PAUSE
         codes[prepare] = Status.PREPARE
         codes[st.reverse_count >= RULE_COUNT] = Status.REVERSED
+        codes[time_up] = Status.TIME_UP
         codes[st.immobile_count >= RULE_COUNT] = Status.IMMOBILIZED
         codes[off_track & ~paused] = Status.OFF_TRACK
-        codes[lap & ~paused] = Status.LAP_COMPLETE
+        codes[final] = Status.LAP_COMPLETE
         return codes

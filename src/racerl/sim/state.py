@@ -50,6 +50,10 @@ def _floats() -> np.ndarray:
     return np.zeros(0)
 
 
+def _bools() -> np.ndarray:
+    return np.zeros(0, dtype=bool)
+
+
 @dataclass
 class EpisodeState:
     """Per-car episode counters, reset together when a car starts a new episode.
@@ -77,9 +81,13 @@ class EpisodeState:
     lap_start: np.ndarray = field(default_factory=_ints)
     """Step count at which the current lap started (races restart the timer each lap)."""
     laps_done: np.ndarray = field(default_factory=_ints)
-    """Laps completed in this episode (evaluation rules only)."""
-    pause_steps: np.ndarray = field(default_factory=_ints)
-    """Penalty steps still to serve, frozen in place."""
+    """Laps completed in this episode (evaluation rules only), a lap completed while paused
+    included."""
+    paused: np.ndarray = field(default_factory=_bools)
+    """In DeepRacer's PAUSE phase: frozen at the reset pose after a forgiven failure, from
+    the step after it until the step on which the penalty is served (at least one step)."""
+    pause_left: np.ndarray = field(default_factory=_floats)
+    """Seconds of penalty still to serve (the sim-trace's ``pause_duration``)."""
     resets_used: np.ndarray = field(default_factory=_ints)
     """Resets after failures used in this episode."""
     penalty_time: np.ndarray = field(default_factory=_floats)

@@ -168,24 +168,23 @@ class Track:
 
     def pose_at(self, ndist: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Spawn pose at fractions of the lap: centre-line point, yaw towards the next waypoint."""
-        arc = np.asarray(ndist, dtype=np.float64) * self.length
-        xy, _ = self.center.interpolate(arc)
-        frac = np.atleast_1d(np.asarray(ndist, dtype=np.float64))
-        nxt = np.searchsorted(self._waypoint_fractions, frac, side="right")
-        nxt = np.minimum(nxt, len(self.rows) - 1)
-        target = self.center.vertices[nxt]
-        # The next waypoint can coincide with the spawn point (duplicate rows): look further.
-        same = np.hypot(*(target - np.atleast_2d(xy)).T) < 1e-9
-        if np.any(same):
-            _, direction = self.center.interpolate(arc)
-            fallback = np.atleast_2d(xy) + np.stack([np.cos(np.atleast_1d(direction)),
-                                                     np.sin(np.atleast_1d(direction))], axis=-1)
-            target = np.where(same[:, None], fallback, target)
-        delta = target - np.atleast_2d(xy)
-        yaw = np.arctan2(delta[:, 1], delta[:, 0])
+        xy, yaw = self.center.forward_pose(np.asarray(ndist, dtype=np.float64) * self.length)
         if np.ndim(ndist) == 0:
-            return xy, float(yaw[0])
+            return xy[0], float(yaw[0])
         return xy, yaw
+
+    @cached_property
+    def inner_lane(self) -> Polyline:
+        """DeepRacer's inner lane: the row-by-row midpoint of the centre and inner-border
+        points (simapp ``markov/track_geom/track_data.py``), where a car is put back after
+        a mistake (and where multi-car races start)."""
+        return Polyline((self.rows[:, 0:2] + self.rows[:, 2:4]) / 2.0, closed=self.is_loop)
+
+    @cached_property
+    def outer_lane(self) -> Polyline:
+        """DeepRacer's outer lane: the row-by-row midpoint of the centre and outer-border
+        points."""
+        return Polyline((self.rows[:, 0:2] + self.rows[:, 4:6]) / 2.0, closed=self.is_loop)
 
     def summary_width(self) -> float:
         """Median local width along the centre line, the figure the track index shows."""

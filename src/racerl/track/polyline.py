@@ -58,6 +58,25 @@ class Polyline:
         direction = np.arctan2(self._delta[seg, 1], self._delta[seg, 0])
         return xy, direction
 
+    def forward_pose(self, arc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points at arc lengths and the yaw (radians) from each towards the next vertex along
+        the line: DeepRacer's forward-difference pose (simapp ``markov/track_geom/
+        track_data.py``, ``TrackLine.interpolate_yaw`` with ``FORWARD_DIFFERENCE``), how it
+        aims a car it puts on a line. The next vertex is the first one whose arc length lies
+        strictly beyond the point (``bisect_right``); should it coincide with the point (a
+        closing or duplicate vertex), the line's own direction there is used."""
+        arc = np.atleast_1d(np.asarray(arc, dtype=np.float64))
+        arc = np.mod(arc, self.length) if self.closed else np.clip(arc, 0.0, self.length)
+        xy, direction = self.interpolate(arc)
+        fractions = self.cumulative / self.length
+        fractions[-1] = 1.0
+        nxt = np.searchsorted(fractions, arc / self.length, side="right")
+        nxt = np.minimum(nxt, len(self.vertices) - 1)
+        delta = self.vertices[nxt] - xy
+        yaw = np.where(np.hypot(delta[:, 0], delta[:, 1]) < 1e-9, direction,
+                       np.arctan2(delta[:, 1], delta[:, 0]))
+        return xy, yaw
+
     def _nonzero_segment(self, seg: np.ndarray) -> np.ndarray:
         if not hasattr(self, "_next_nonzero"):
             n = len(self._start)

@@ -3,12 +3,13 @@
 DeepRacer evaluates the policy after every training iteration and keeps the checkpoint
 that evaluated best. Here the trainer does so every ``eval_every`` iterations with the
 policy it holds in memory: ``eval_trials`` laps from the start line under DeepRacer's
-evaluation rules (off track and reversed reset the car with a 2 s penalty, a lap may take
-180 s), greedy actions, each trial with its own lighting seed (``seed + trial``) in the
-config's lighting preset. The laps are driven by cars of their own, built once and reused,
-through :func:`racerl.drive.rollout.rollout`: the training cars' episodes, traces and random
-draws are untouched, so a run trains exactly as it would without evaluations. As in
-DeepRacer's evaluation, the laps log the built-in centre-line reward, not the user's.
+evaluation rules (off track and reversed reset the car with a 2 s penalty, a trial may take
+180 s: :data:`TIME_LIMIT`), greedy actions, each trial with its own lighting seed
+(``seed + trial``) in the config's lighting preset. The laps are driven by cars of their
+own, built once and reused, through :func:`racerl.drive.rollout.rollout`: the training
+cars' episodes, traces and random draws are untouched, so a run trains exactly as it would
+without evaluations. As in DeepRacer's evaluation, the laps log the built-in centre-line
+reward, not the user's.
 
 The policy runs on one torch thread while it drives: a batch of a few observations gains
 nothing from more, and on a busy 2-core machine the trainer's two threads made a 565-step
@@ -30,7 +31,12 @@ from racerl.model.best_checkpoint import EVALUATION_PHASE
 from racerl.model.config import TrainConfig
 from racerl.reward.function import DEFAULT_EXAMPLE
 from racerl.sim.rules import EvaluationRules
-from racerl.sim.vehicle import CONTROL_DT
+
+TIME_LIMIT = 180.0
+"""Seconds a trial of an evaluation during training may take, then it ends as ``time_up``.
+racerl's own bound: DeepRacer's evaluation episodes between iterations run under training
+rules (no resets: simapp rollout_worker.py, NUMBER_OF_RESETS 0), so they end at the first
+mistake, while racerl's reset the car and would otherwise run to the 100,000-step cap."""
 
 
 class TrainingEvaluator:
@@ -38,7 +44,7 @@ class TrainingEvaluator:
 
     def __init__(self, config: TrainConfig, rules: EvaluationRules | None = None):
         self.config = config
-        self.rules = rules or EvaluationRules()
+        self.rules = rules or EvaluationRules(race_duration=TIME_LIMIT)
         self._cars: Racers | None = None
 
     def cars(self) -> Racers:
@@ -49,8 +55,7 @@ class TrainingEvaluator:
                                 reward_function=DEFAULT_EXAMPLE,
                                 action_space=cfg.action_space, observation=cfg.observation,
                                 rgb=cfg.rgb, frame_stack=cfg.frame_stack,
-                                lighting=cfg.lighting, start="line", rules=rules,
-                                max_steps=int(np.ceil(rules.max_lap_time / CONTROL_DT)) + 2)
+                                lighting=cfg.lighting, start="line", rules=rules)
         return self._cars
 
     def drive(self, model) -> list[Episode]:
