@@ -100,7 +100,6 @@ def track_limits(track: str) -> Limits:
 def train_one(track: str, setup: str, steps: int, eval_every: int, lighting: str | None,
               robustness: bool) -> Pace:
     """Train one model for ``steps`` env steps and read its evaluations back."""
-    from racerl.model.best_checkpoint import evaluation_summaries
     from racerl.model.config import TrainConfig, layered_config
     from racerl.model.folder import named_model_folder
     from racerl.train.trainer import train
@@ -110,40 +109,75 @@ def train_one(track: str, setup: str, steps: int, eval_every: int, lighting: str
         overrides["lighting"] = lighting
     config = layered_config(TrainConfig(), preset=None if setup == "default" else setup,
                             overrides=overrides)
-    name = f"pace-{setup}-{track}".replace("_", "-").lower()
+    name = model_name(track, setup)
     started = time.time()
     result = train(name, config, steps=steps, force=True,
                    on_iteration=lambda p: _progress_line(name, p))
     minutes = (time.time() - started) / 60
-    metrics = named_model_folder(name).metrics()
-    summaries = evaluation_summaries(metrics)
-    walls = {}
-    for record in metrics:
-        if record.get("phase") == "evaluation":
-            walls[int(record["evaluation"])] = record["wall_time"]
-    full = next((s for s in summaries if s.laps == s.trials), None)
-    laps = [(s.best_lap, s.num_timesteps) for s in summaries if s.best_lap is not None]
-    best = min(laps) if laps else (None, None)
-    last = summaries[-1] if summaries else None
-    pace = Pace(track=track, setup=setup, steps=result.progress.steps, minutes=minutes,
-                evaluations=len(summaries),
-                first_full_steps=full.num_timesteps if full else None,
-                first_full_minutes=(walls[full.evaluation] - started) / 60 if full else None,
-                best_lap=best[0], best_lap_steps=best[1],
-                final_laps=f"{last.laps}/{last.trials}" if last else "-")
+    pace = pace_of(track, setup, named_model_folder(name).metrics(), started, minutes,
+                   result.progress.steps)
     if robustness:
         pace.robustness = lighting_laps(name)
     return pace
 
 
+def pace_of(track: str, setup: str, metrics: list[dict], started: float,
+            minutes: float, steps: int) -> Pace:
+    """The figures of one run from its training_metrics.json records.
+
+    A lap counts only when the trial finished it without leaving the track: evaluation
+    rules reset a car that leaves it (2 s penalty each) and let it go on, so even a car that
+    cannot take a corner eventually "completes" its lap, reset by reset.
+    """
+    trials: dict[int, list[dict]] = {}
+    for record in metrics:
+        if record.get("phase") == "evaluation":
+            trials.setdefault(int(record["evaluation"]), []).append(record)
+
+    def clean(record: dict) -> bool:
+        return bool(record["completed_lap"]) and not record.get("off_track")
+
+    full = next((group for group in trials.values() if all(map(clean, group))), None)
+    laps = [(r["lap_time"], r["num_timesteps"]) for group in trials.values()
+            for r in group if clean(r)]
+    best = min(laps) if laps else (None, None)
+    last = list(trials.values())[-1] if trials else None
+    return Pace(track=track, setup=setup, steps=steps, minutes=minutes,
+                evaluations=len(trials),
+                first_full_steps=int(full[0]["num_timesteps"]) if full else None,
+                first_full_minutes=(full[0]["wall_time"] - started) / 60 if full else None,
+                best_lap=best[0], best_lap_steps=best[1],
+                final_laps=f"{sum(map(clean, last))}/{len(last)}" if last else "-")
+
+
+def reported(track: str, setup: str) -> Pace | None:
+    """The figures of a model this script trained earlier (``--report``), or None. Its
+    start is taken as its first record's time, so minutes miss the first episode."""
+    from racerl.model.folder import named_model_folder
+
+    folder = named_model_folder(model_name(track, setup))
+    if not folder.exists():
+        return None
+    metrics = folder.metrics()
+    started = min(r["wall_time"] for r in metrics)
+    minutes = (max(r["wall_time"] for r in metrics) - started) / 60
+    return pace_of(track, setup, metrics, started, minutes, folder.state()["num_timesteps"])
+
+
+def model_name(track: str, setup: str) -> str:
+    return f"pace-{setup}-{track}".replace("_", "-").lower()
+
+
 def lighting_laps(name: str) -> dict:
-    """Laps completed per lighting preset by the model's best checkpoint."""
+    """Laps completed per lighting preset by the model's best checkpoint, and how often
+    it left the track on the way (a lap after resets still counts as completed)."""
     from racerl.evaluate.evaluation import EvalSettings, model_entrant
     from racerl.evaluate.robustness import robustness
 
     entrant = model_entrant(name)
     settings = EvalSettings(track=entrant.track, trials=3)
-    return {r.preset: f"{r.summary.laps}/{r.summary.trials}"
+    return {r.preset: f"{r.summary.laps}/{r.summary.trials} laps, "
+                      f"{r.summary.off_track} off track"
             for r in robustness(entrant.driver, settings)}
 
 
@@ -161,12 +195,14 @@ def setup_track_path() -> None:
             os.environ["RACERL_TRACK_PATH"] = str(shared)
 
 
-def print_table(rows: list[tuple[Pace, Limits]], steps: int) -> None:
+def print_table(rows: list[tuple[Pace, Limits]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Race pace after {steps:,} env steps of training")
-    for column in ("track", "setup", "env steps to 3/3", "minutes to 3/3", "best eval lap",
+    table = Table(title="Race pace: evaluation laps during training, counted only "
+                        "without leaving the track")
+    for column in ("track", "setup", "env steps trained", "env steps to 3/3", "minutes to 3/3",
+                   "best eval lap",
                    "race-line lap", "best / race line", "centre-line lap (speed)",
                    "last eval", "minutes"):
         table.add_column(column, justify="right")
@@ -176,7 +212,7 @@ def print_table(rows: list[tuple[Pace, Limits]], steps: int) -> None:
         centre = (f"{limits.centre_lap:.2f} s ({limits.centre_speed:g} m/s)"
                   if limits.centre_lap else "no lap")
         table.add_row(
-            pace.track, pace.setup,
+            pace.track, pace.setup, f"{pace.steps:,}",
             f"{pace.first_full_steps:,}" if pace.first_full_steps is not None else "never",
             f"{pace.first_full_minutes:.1f}" if pace.first_full_minutes is not None else "-",
             f"{pace.best_lap:.2f} s" if pace.best_lap else "-",
@@ -200,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--robustness", action="store_true",
                         help="evaluate each racing model under every lighting preset")
     parser.add_argument("--home", help="racerl home for the models (default: temporary)")
+    parser.add_argument("--report", action="store_true",
+                        help="train nothing: report the pace-* models already in --home")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     setup_track_path()
@@ -215,14 +253,19 @@ def main(argv: list[str] | None = None) -> None:
             print(f"skipping {track}: {exc}", file=sys.stderr)
             continue
         for setup in args.setups:
-            pace = train_one(track, setup, args.steps, args.eval_every, args.lighting,
-                             args.robustness and setup == "racing")
+            if args.report:
+                pace = reported(track, setup)
+                if pace is None:
+                    continue
+            else:
+                pace = train_one(track, setup, args.steps, args.eval_every, args.lighting,
+                                 args.robustness and setup == "racing")
             rows.append((pace, limits))
             print(json.dumps({**asdict(pace), **asdict(limits)}), file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps([{**asdict(p), **asdict(m)} for p, m in rows], indent=1))
     else:
-        print_table(rows, args.steps)
+        print_table(rows)
 
 
 if __name__ == "__main__":
