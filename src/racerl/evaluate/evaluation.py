@@ -52,6 +52,8 @@ class EvalSettings:
     lighting: str = "studio"
     seed: int = 0
     rules: EvaluationRules = field(default_factory=EvaluationRules)
+    reverse: bool = False
+    """Drive the track the other way round (DRfC DR_EVAL_REVERSE_DIRECTION)."""
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -70,7 +72,8 @@ class EvalSettings:
                 "off_track_penalty": rules.off_track_penalty,
                 "reversed_penalty": rules.penalty(Status.REVERSED),
                 "immobilized_penalty": rules.immobilized_penalty,
-                "max_lap_time": rules.max_lap_time}
+                "collision_penalty": rules.collision_penalty,
+                "max_lap_time": rules.max_lap_time, "reverse_direction": self.reverse}
 
 
 class Driver(Protocol):
@@ -164,7 +167,7 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
                     action_space=driver.actions,
                     observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
-                    start="line", rules=rules, max_steps=max_steps)
+                    start="line", rules=rules, max_steps=max_steps, reverse=settings.reverse)
     result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
                      seeds=[settings.seed + i for i in range(cars)],
                      keep=Keep(trajectory=True, frames=keep_frames, params=True))
@@ -197,8 +200,13 @@ class Entrant:
     driver: Driver
     folder: Path
     identity: dict
-    track: str  # the model's training track, the default place to evaluate it
+    track: str | list[str]  # the model's training track(s), where it is evaluated by default
     note: str | None = None  # something the user should know about who drives
+
+    @property
+    def tracks(self) -> list[str]:
+        """The training tracks as a list (one, or each track of a multi-track model)."""
+        return [self.track] if isinstance(self.track, str) else list(self.track)
 
 
 def model_entrant(name: str, checkpoint: str = "best") -> Entrant:
