@@ -14,6 +14,10 @@ no figure: the room (floor around the track) reaches 1.5 m beyond the track's bo
 its walls are 0.5 m high; distant floor is filtered through a mip-map so dashed lines do
 not shimmer, like DeepRacer's 640 x 480 render downsampled to 160 x 120.
 
+A batch may drive several tracks (multi-track training): the camera then holds one texture
+per track and each car names its own (``texture`` in :meth:`Camera.render`); the cars of
+each track are rendered together, one kernel call per track.
+
 Two implementations give the same pixels: a compiled one (Numba, the default, parallel
 over cars) and a plain NumPy one (``backend="numpy"``), which documents the arithmetic and
 checks the compiled one in the tests.
@@ -21,6 +25,7 @@ checks the compiled one in the tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -215,6 +220,11 @@ class LightingBatch:
                    np.array([lt.blur for lt in lights], dtype=bool),
                    np.asarray(seeds, dtype=np.uint64))
 
+    def subset(self, cars: np.ndarray) -> LightingBatch:
+        """The lighting of some cars (a new batch, in the order of ``cars``)."""
+        return LightingBatch(self.gain[cars], self.tone[cars], self.patches[cars],
+                             self.noise[cars], self.blur[cars], self.seed[cars])
+
     def set(self, i: int, light: Lighting, seed: int) -> None:
         """Replace car ``i``'s lighting (a new episode)."""
         one = LightingBatch.from_list([light], np.array([seed], dtype=np.uint64))
@@ -223,19 +233,31 @@ class LightingBatch:
 
 
 class Camera:
-    """Renders the front-camera frames of a batch of cars on one track."""
+    """Renders the front-camera frames of a batch of cars on one track, or on several
+    (one texture per track; see the module docstring)."""
 
-    def __init__(self, track: Track, spec: CameraSpec | None = None, rgb: bool = False,
-                 backend: str = "numba"):
+    def __init__(self, track: Track | Sequence[Track], spec: CameraSpec | None = None,
+                 rgb: bool = False, backend: str = "numba"):
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', not {backend!r}")
         self.spec = spec or CameraSpec()
         self.rgb = rgb
         self.backend = backend
         self.table = build_ray_table(self.spec)
-        self.texture = track_texture(track, self.spec)
+        tracks = [track] if isinstance(track, Track) else list(track)
+        self.textures = [track_texture(t, self.spec) for t in tracks]
+        """One painted track per track, in the order given."""
         self.channels = 3 if rgb else 1
         self._colors = np.array([WALL, SKY], dtype=np.float64)
+
+    @property
+    def texture(self) -> TrackTexture:
+        """The (first) track's texture."""
+        return self.textures[0]
+
+    @texture.setter
+    def texture(self, value: TrackTexture) -> None:
+        self.textures[0] = value
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -243,32 +265,52 @@ class Camera:
         return self.spec.height, self.spec.width, self.channels
 
     def render(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, lighting: LightingBatch,
-               frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+               frame: np.ndarray, out: np.ndarray | None = None,
+               texture: np.ndarray | None = None) -> np.ndarray:
         """(N, H, W, C) uint8 frames for cars at base_link poses (x, y, yaw).
 
         ``frame`` (N,) counts frames per car; with the lighting seed it makes the sensor
-        noise of every frame different yet reproducible.
+        noise of every frame different yet reproducible. ``texture`` (N,) says which
+        track's texture each car sees (default: the first track's, for every car).
         """
         n = len(x)
         if out is None:
             out = np.empty((n, *self.shape), dtype=np.uint8)
-        cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)  # once, outside both backends
-        args = (np.asarray(x, np.float64), np.asarray(y, np.float64), cos_yaw, sin_yaw,
-                *_table_args(self.table), *_texture_args(self.texture), self.spec.mount_forward,
-                self._colors, lighting.gain,
-                lighting.tone, lighting.patches, lighting.noise, lighting.blur, lighting.seed,
-                np.asarray(frame, dtype=np.uint64), self.rgb)
-        flat = out.reshape(n, -1, self.channels)
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        yaw, frame = np.asarray(yaw, np.float64), np.asarray(frame, dtype=np.uint64)
+        which = np.zeros(n, dtype=np.int64) if texture is None else np.asarray(texture)
+        kinds = np.unique(which)
         numba.set_num_threads(render_threads(n))
         with numba.parallel_chunksize(CHUNK):
-            if self.backend == "numba":
-                _render_numba(*args, out)
+            if len(kinds) == 1:  # one track in sight: straight into ``out``
+                self._render_floor(out, x, y, yaw, lighting, frame,
+                                   self.textures[int(kinds[0])])
             else:
-                _render_numpy(*args, out)
+                for t in kinds:
+                    cars = np.flatnonzero(which == t)
+                    part = np.empty((len(cars), *self.shape), dtype=np.uint8)
+                    self._render_floor(part, x[cars], y[cars], yaw[cars],
+                                       lighting.subset(cars), frame[cars],
+                                       self.textures[int(t)])
+                    out[cars] = part
+            flat = out.reshape(n, -1, self.channels)
             _post_process(flat, self.spec.width, self.spec.height, lighting.noise,
-                          lighting.blur, lighting.seed, np.asarray(frame, dtype=np.uint64),
-                          self.backend)
+                          lighting.blur, lighting.seed, frame, self.backend)
         return out
+
+    def _render_floor(self, out: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+                      lighting: LightingBatch, frame: np.ndarray, texture: TrackTexture
+                      ) -> None:
+        """The frames of cars on one track, before blur and sensor noise."""
+        cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)  # once, outside both backends
+        args = (x, y, cos_yaw, sin_yaw, *_table_args(self.table), *_texture_args(texture),
+                self.spec.mount_forward, self._colors, lighting.gain,
+                lighting.tone, lighting.patches, lighting.noise, lighting.blur, lighting.seed,
+                frame, self.rgb)
+        if self.backend == "numba":
+            _render_numba(*args, out)
+        else:
+            _render_numpy(*args, out)
 
 
 def render_threads(cars: int) -> int:

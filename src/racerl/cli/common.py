@@ -62,7 +62,8 @@ def print_evaluation(run, folder: Path | None = None) -> None:
     """The per-trial table of an evaluation (per lap for a race) and its totals."""
     settings = run.settings
     kind = "lap" if settings.continuous else "trial"
-    table = Table(title=f"Evaluation of {run.driver} on {settings.track} "
+    where = f"{settings.track}, reversed" if settings.reverse else settings.track
+    table = Table(title=f"Evaluation of {run.driver} on {where} "
                         f"({settings.lighting} light, seed {settings.seed}, "
                         f"off-track penalty {settings.rules.off_track_penalty:g} s)")
     for col in (kind, "status", "lap time s", "off track", "penalty s", "completion %"):

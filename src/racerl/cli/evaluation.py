@@ -26,40 +26,78 @@ from racerl.errors import RacerlError
 @user_errors
 def evaluate_command(
     model: str | None = MODEL_ARG,
-    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
-    trials: int = typer.Option(3, help="laps, each from the start line"),
+    track: list[str] | None = typer.Option(
+        None, help="track; repeat for several (default: the model's training track, or "
+                   "each of a multi-track model's tracks in turn)"),
+    trials: int = typer.Option(3, help="laps, each from the start line (DRfC "
+                                       "DR_EVAL_NUMBER_OF_TRIALS)"),
+    continuous: bool = typer.Option(False, "--continuous", help="drive the laps in one go, "
+                                    "as a race does (DRfC DR_EVAL_IS_CONTINUOUS)"),
     lighting: str = typer.Option("studio", help="lighting preset"),
     seed: int = typer.Option(0, help="seed of the lighting draw"),
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
-    off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track"),
+    off_track_penalty: float = typer.Option(2.0, help="seconds frozen after leaving the track "
+                                                      "(DRfC DR_EVAL_OFF_TRACK_PENALTY)"),
+    collision_penalty: float = typer.Option(5.0, help="seconds frozen after a crash (DRfC "
+                                                      "DR_EVAL_COLLISION_PENALTY)"),
+    max_resets: int = typer.Option(10_000, help="resets per trial before a mistake ends it "
+                                                "(DRfC DR_EVAL_MAX_RESETS)"),
+    reverse_direction: bool = typer.Option(False, "--reverse-direction", help="drive the "
+                                           "track the other way (DRfC "
+                                           "DR_EVAL_REVERSE_DIRECTION)"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
     checkpoint: str = CHECKPOINT_OPT,
     limits: bool = typer.Option(False, "--limits", help="then drive the centre line at 1 m/s "
                                 "and the race line on the same track and compare the laps"),
 ) -> None:
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
-    from racerl.evaluate.evaluation import EvalSettings, EvaluationRules, evaluate
+    from racerl.evaluate.evaluation import EvalSettings, evaluate
     from racerl.evaluate.records import save_evaluation
     from racerl.track.catalog import load_track
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
         raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
-    if off_track_penalty < 0:
-        raise RacerlError(f"--off-track-penalty {off_track_penalty}: use 0 or more seconds")
+    rules = evaluation_rules(trials, continuous, off_track_penalty, collision_penalty,
+                             max_resets)
     who = pick_entrant(model, driver, speed, checkpoint)
-    settings = EvalSettings(track=track or who.track, trials=trials, lighting=lighting,
-                            seed=seed, rules=EvaluationRules(off_track_penalty=off_track_penalty))
-    run = evaluate(who.driver, settings, keep_frames=video is not None)
-    folder = save_evaluation(who.folder, run, who.identity)
-    print_evaluation(run, folder)
-    if video is not None:
-        from racerl.viz.video import write_video
+    tracks = track or who.tracks
+    if video is not None and len(tracks) > 1:
+        raise RacerlError(f"--video shows one track; this evaluation drives {len(tracks)} "
+                          f"({', '.join(tracks)}): choose one with --track")
+    for name in tracks:
+        settings = EvalSettings(track=name, trials=1 if continuous else trials,
+                                lighting=lighting, seed=seed, rules=rules,
+                                reverse=reverse_direction)
+        run = evaluate(who.driver, settings, keep_frames=video is not None)
+        folder = save_evaluation(who.folder, run, who.identity)
+        print_evaluation(run, folder)
+        if video is not None:
+            from racerl.viz.video import write_video
 
-        write_video(run.driver, run.trajectories, load_track(settings.track), video)
-        console.print(f"saved {video}")
-    if limits:
-        print_limits(run)
+            write_video(run.driver, run.trajectories,
+                        load_track(settings.track, reverse=settings.reverse), video)
+            console.print(f"saved {video}")
+        if limits:
+            print_limits(run)
+
+
+def evaluation_rules(trials: int, continuous: bool, off_track_penalty: float,
+                     collision_penalty: float, max_resets: int):
+    """The rules of ``racerl evaluate``'s flags, each bad value refused in one line."""
+    from racerl.sim.rules import EvaluationRules
+
+    for flag, value in (("--off-track-penalty", off_track_penalty),
+                        ("--collision-penalty", collision_penalty)):
+        if not value >= 0:
+            raise RacerlError(f"{flag} {value}: use 0 or more seconds")
+    if max_resets < 0:
+        raise RacerlError(f"--max-resets {max_resets}: use 0 (a mistake ends the trial) or more")
+    if trials < 1:
+        raise RacerlError(f"--trials {trials}: drive at least 1")
+    return EvaluationRules(resets=max_resets, off_track_penalty=off_track_penalty,
+                           collision_penalty=collision_penalty,
+                           laps=trials if continuous else 1)
 
 
 def print_limits(run) -> None:
@@ -81,7 +119,8 @@ def print_limits(run) -> None:
 @user_errors
 def robustness(
     model: str | None = MODEL_ARG,
-    track: str | None = typer.Option(None, help="track (default: the model's training track)"),
+    track: str | None = typer.Option(None, help="track (default: the model's (first) "
+                                                "training track)"),
     trials: int = typer.Option(3, help="laps per lighting preset"),
     seed: int = typer.Option(0, help="seed of the lighting draws"),
     driver: str | None = DRIVER_OPT,
@@ -97,7 +136,7 @@ def robustness(
     from racerl.evaluate.robustness import robustness_grid
 
     who = pick_entrant(model, driver, speed, checkpoint)
-    settings = EvalSettings(track=track or who.track, trials=trials, seed=seed)
+    settings = EvalSettings(track=track or who.tracks[0], trials=trials, seed=seed)
     results = run_robustness(who.driver, settings)
     table = Table(title=f"Robustness of {who.driver.label} on {settings.track} "
                         f"({trials} trials per lighting preset, seed {seed})")
@@ -158,5 +197,6 @@ def _plot_evaluation(root: Path, out: Path | None) -> None:
              f"{s['laps']}/{s['trials']} laps, best {seconds(s['best_lap'])} s, "
              f"{s['off_track']} off track — evaluation {about['id']}")
     target = out or root / "evaluation_chart.png"
-    evaluation_chart(read_trace(found), load_track(settings["track"]), title, target)
+    course = load_track(settings["track"], reverse=settings.get("reverse_direction", False))
+    evaluation_chart(read_trace(found), course, title, target)
     console.print(f"saved {target}")

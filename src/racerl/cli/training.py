@@ -23,7 +23,13 @@ from racerl.track import DEFAULT_TRACK
 def train_command(
     name: str = typer.Option(..., help="model name, not a path: letters, digits, '-', '_', "
                                         "'.' (the model is $RACERL_HOME/models/NAME)"),
-    track: str | None = typer.Option(None, help=f"track name or .npy (default {DEFAULT_TRACK})"),
+    track: list[str] | None = typer.Option(
+        None, help=f"track name or .npy (default {DEFAULT_TRACK}); repeat to train on "
+                   "several tracks at once"),
+    reverse_direction: bool = typer.Option(False, "--reverse-direction",
+                                           help="drive the track the other way round"),
+    alternate_driving_direction: bool = typer.Option(
+        False, "--alternate-driving-direction", help="turn round after every episode"),
     reward: str | None = typer.Option(None, help="reward function file or example name"),
     config: Path | None = typer.Option(None, help="YAML file of TrainConfig settings"),
     minutes: float | None = typer.Option(None, help="train for this many minutes"),
@@ -56,9 +62,14 @@ def train_command(
 
     if minutes is None and steps is None:
         raise RacerlError("give a budget: --minutes M or --steps N")
-    overrides = {k: v for k, v in (("track", track), ("lighting", lighting),
+    tracks = (track[0] if len(track) == 1 else list(track)) if track else None
+    overrides = {k: v for k, v in (("track", tracks), ("lighting", lighting),
                                    ("n_envs", n_envs), ("seed", seed),
-                                   ("sandbox_reward", sandbox or None)) if v is not None}
+                                   ("sandbox_reward", sandbox or None),
+                                   ("reverse_direction", reverse_direction or None),
+                                   ("alternate_driving_direction",
+                                    alternate_driving_direction or None))
+                 if v is not None}
     if resume and (clone or config or preset or overrides or reward or force):
         raise RacerlError("--resume continues a run with its own settings; it takes only "
                           "--name, a budget (--minutes or --steps) and --from-previous")
@@ -126,6 +137,7 @@ def _print_trials(name: str, trials: int) -> None:
 
     who = model_entrant(name)
     checkpoint_note(who.note)
-    run = evaluate(who.driver, EvalSettings(track=who.track, trials=trials))
-    folder = save_evaluation(who.folder, run, who.identity)
-    print_evaluation(run, folder)
+    for track in who.tracks:
+        run = evaluate(who.driver, EvalSettings(track=track, trials=trials))
+        folder = save_evaluation(who.folder, run, who.identity)
+        print_evaluation(run, folder)

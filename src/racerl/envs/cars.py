@@ -8,11 +8,17 @@ in a batch behaves exactly like the single env under the same seed and actions.
 Seeding: car ``i`` of a batch reset with seed ``s`` gets seed ``s + i`` (Gymnasium's
 convention for vector envs); its k-th episode after that draws its lighting from
 ``numpy.random.default_rng([seed, k])``.
+
+Several tracks: ``track`` may list tracks (DeepRacer-for-Cloud's multi-track training,
+there one track per worker). Car ``i`` drives track ``i % len(track)``, with that track's
+geometry, its own camera texture and light patches placed over its own room; the names of
+the tracks must differ, because traces and metrics tell the tracks apart by name
+(:attr:`Racers.track_name`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -24,12 +30,16 @@ from racerl.camera.front import Camera, LightingBatch
 from racerl.camera.lighting import check_lighting, sample_lighting
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.envs.checks import positive_int, positive_ints
+from racerl.errors import TrackError
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.vehicle import VehicleParams
 from racerl.track.catalog import DEFAULT_TRACK, load_track
 from racerl.track.geometry import Track
+
+TrackSpec = str | Path | Track
+"""A track as the envs take it: a name, a path to a .npy file, or a loaded track."""
 
 OBSERVATIONS = ("camera", "state")
 LOOKAHEAD_M = (0.3, 0.6, 1.0, 1.5, 2.0, 3.0)
@@ -44,12 +54,12 @@ def state_observation(sim: BatchSim) -> np.ndarray:
     positive), sin and cos of the heading error, and the centre line 0.3 to 3 m ahead as
     (x, y) in the car's frame divided by 3 m; all clipped to [-10, 10].
     """
-    car, geo, track = sim.car, sim.geometry, sim.track
+    car, geo, courses = sim.car, sim.geometry, sim.courses
     half_width = np.maximum(0.5 * geo.track_width, 1e-6)
     offset = np.where(geo.is_left_of_center, 1.0, -1.0) * geo.distance_from_center / half_width
     error = car.yaw - geo.track_heading
-    arc = geo.ndist[:, None] * track.length + np.asarray(LOOKAHEAD_M)[None, :]
-    ahead, _ = track.center.interpolate(arc)
+    arc = (geo.ndist * courses.length[sim.course])[:, None] + np.asarray(LOOKAHEAD_M)[None, :]
+    ahead, _ = courses.interpolate(arc, sim.course)
     dx, dy = ahead[..., 0] - car.x[:, None], ahead[..., 1] - car.y[:, None]
     c, s = np.cos(car.yaw)[:, None], np.sin(car.yaw)[:, None]
     local = np.stack([c * dx + s * dy, -s * dx + c * dy], axis=-1) / 3.0
@@ -76,16 +86,24 @@ class BatchStep:
 
 
 class Racers:
-    """N cars on one track with their observations; see the module docstring."""
+    """N cars on one track (or several) with their observations; see the module docstring.
 
-    def __init__(self, n: int, track: str | Path | Track = DEFAULT_TRACK,
+    ``start``, ``start_offset`` and ``round_robin_step`` place each episode's start, and
+    ``reverse`` and ``alternate_direction`` set its direction, as
+    :class:`~racerl.sim.batch.BatchSim` describes (DeepRacer's ``CHANGE_START_POSITION``,
+    ``START_POSITION_OFFSET``, ``ROUND_ROBIN_ADVANCE_DIST``, ``REVERSE_DIR`` and
+    ``ALTERNATE_DRIVING_DIRECTION``).
+    """
+
+    def __init__(self, n: int, track: TrackSpec | Sequence[TrackSpec] = DEFAULT_TRACK,
                  reward_function: str | Path | Callable | RewardSource | None = None,
                  action_space: str | Path | dict | ActionSpace | None = None,
                  observation: str = "camera", rgb: bool = False, frame_stack: int = 1,
                  lighting: str = "studio", start: str = "round_robin",
                  max_steps: int | np.ndarray = DEFAULT_MAX_STEPS, reverse: bool = False,
                  vehicle: VehicleParams | None = None, camera_backend: str = "numba",
-                 rules: EvaluationRules | None = None):
+                 rules: EvaluationRules | None = None, start_offset: float = 0.0,
+                 round_robin_step: float = 0.05, alternate_direction: bool = False):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
@@ -93,11 +111,16 @@ class Racers:
         max_steps = (positive_int(max_steps, "max_steps") if np.ndim(max_steps) == 0
                      else positive_ints(max_steps, n, "max_steps"))
         self.n = n
-        self.track = load_track(track, reverse=reverse)
+        self.tracks = load_tracks(track, reverse)
+        """The tracks the cars drive, in the directions they start in (car i: i % len)."""
         reward_function = reward_source(reward_function)
         self.actions = load_action_space(action_space)
-        self.sim = BatchSim(self.track, n, reward=reward_function, vehicle=vehicle,
-                            start=start, max_steps=max_steps, rules=rules)
+        self.sim = BatchSim(self.tracks, n, reward=reward_function, vehicle=vehicle,
+                            start=start, start_offset=start_offset,
+                            round_robin_step=round_robin_step, max_steps=max_steps,
+                            rules=rules, alternate_direction=alternate_direction)
+        self.track_name = np.array([t.name for t in self.tracks], dtype=object)[self.sim.home]
+        """(N,) the name of each car's track, for traces and metrics."""
         self.observation = observation
         self.lighting = lighting
         self.frame_stack = frame_stack
@@ -105,7 +128,7 @@ class Racers:
         self.episodes_since_seed = np.zeros(n, dtype=np.int64)
         self.frame = np.zeros(n, dtype=np.uint64)
         if observation == "camera":
-            self.camera = Camera(self.track, rgb=rgb, backend=camera_backend)
+            self.camera = Camera(self.tracks, rgb=rgb, backend=camera_backend)
             self.lights = LightingBatch.studio(n)
             h, w, c = self.camera.shape
             self._stack = np.zeros((n, h, w, c * frame_stack), dtype=np.uint8)
@@ -116,7 +139,15 @@ class Racers:
             self.single_observation_space = gym.spaces.Box(
                 -STATE_LIMIT, STATE_LIMIT, (STATE_SIZE,), dtype=np.float32)
         self.single_action_space = self.actions.gym_space()
-        self._room = None
+        self._rooms: dict[int, np.ndarray] = {}
+
+    @property
+    def track(self) -> Track:
+        """The track of a batch on one track (a batch on several has none: see
+        :attr:`tracks`)."""
+        if len(self.tracks) > 1:
+            raise ValueError(f"the cars drive {len(self.tracks)} tracks; see Racers.tracks")
+        return self.tracks[0]
 
     # -- episodes -----------------------------------------------------------------------------
 
@@ -145,17 +176,19 @@ class Racers:
         for car in cars:
             seq = [int(self.car_seed[car]) & 0xFFFFFFFF, int(self.episodes_since_seed[car])]
             rng = np.random.default_rng(seq)
-            light = sample_lighting(self.lighting, rng, self.room_bounds())
+            light = sample_lighting(self.lighting, rng, self.room_bounds(int(car)))
             noise_seed = int(np.random.SeedSequence(seq).generate_state(1)[0])
             self.lights.set(int(car), light, noise_seed)
             self.frame[car] = 0
 
-    def room_bounds(self) -> np.ndarray:
-        """(2, 2) min and max corners of the room where light patches may fall."""
-        if self._room is None:
-            pts = self.track.rows.reshape(-1, 2)
-            self._room = np.stack([pts.min(axis=0) - 0.5, pts.max(axis=0) + 0.5])
-        return self._room
+    def room_bounds(self, car: int = 0) -> np.ndarray:
+        """(2, 2) min and max corners of the room where light patches may fall, the room
+        of car ``car``'s track."""
+        home = int(self.sim.home[car])
+        if home not in self._rooms:
+            pts = self.tracks[home].rows.reshape(-1, 2)
+            self._rooms[home] = np.stack([pts.min(axis=0) - 0.5, pts.max(axis=0) + 0.5])
+        return self._rooms[home]
 
     # -- stepping -----------------------------------------------------------------------------
 
@@ -192,8 +225,9 @@ class Racers:
         car = self.sim.car
         everyone = len(cars) == self.n
         pick = slice(None) if everyone else cars
-        frames = self.camera.render(car.x[pick], car.y[pick], car.yaw[pick],
-                                    self._lights_of(cars), self.frame[pick])
+        lights = self.lights if everyone else self.lights.subset(cars)
+        frames = self.camera.render(car.x[pick], car.y[pick], car.yaw[pick], lights,
+                                    self.frame[pick], texture=self.sim.home[pick])
         self.frame[pick] += np.uint64(1)
         if self.frame_stack == 1:
             return frames
@@ -205,9 +239,17 @@ class Racers:
             self._stack[pick, :, :, -c:] = frames
         return self._stack[pick].copy()
 
-    def _lights_of(self, cars: np.ndarray) -> LightingBatch:
-        if len(cars) == self.n:
-            return self.lights
-        lt = self.lights
-        return LightingBatch(lt.gain[cars], lt.tone[cars], lt.patches[cars], lt.noise[cars],
-                             lt.blur[cars], lt.seed[cars])
+
+def load_tracks(track: TrackSpec | Sequence[TrackSpec], reverse: bool = False) -> list[Track]:
+    """The tracks of a batch, each loaded (``reverse``: the other way round); a list must
+    name distinct tracks, one clear error naming the first repeated name otherwise."""
+    specs = [track] if isinstance(track, str | Path | Track) else list(track)
+    if not specs:
+        raise ValueError("track: give at least one track")
+    tracks = [load_track(spec, reverse=reverse) for spec in specs]
+    names = [t.name for t in tracks]
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            raise TrackError(f"track {name!r} is listed twice: each track of a multi-track "
+                             "batch needs a name of its own")
+    return tracks

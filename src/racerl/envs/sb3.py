@@ -42,10 +42,11 @@ class RacerSB3VecEnv(VecEnv):
     def step_wait(self):
         obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
         dones = terminated | truncated
-        # The user's own reward and params ride along for the logs (sim-trace, metrics):
-        # wrappers such as VecNormalize may rescale ``rewards`` but never these.
+        # The user's own reward, params and track ride along for the logs (sim-trace,
+        # metrics): wrappers such as VecNormalize may rescale ``rewards`` but never these.
         infos = [{"status": info["status"][i], "progress": info["progress"][i],
-                  "params": info["params"][i], "reward": float(rewards[i])}
+                  "params": info["params"][i], "reward": float(rewards[i]),
+                  "track": info["track"][i]}
                  for i in range(self.num_envs)]
         for i in np.flatnonzero(dones):
             infos[i]["terminal_observation"] = info["final_obs"][i]

@@ -33,11 +33,13 @@ was called with).
 ## Starting state
 On the centre line, heading at the next waypoint, standing still. ``start="round_robin"``
 (default, training) cycles the start through 20 points 5 % of the lap apart (a reset
-with a seed restarts that cycle, so seeded resets are reproducible);
-``start="line"`` (evaluation) always starts at waypoint 0. ``reset(options={"start_ndist":
-f})`` starts at fraction ``f`` of the lap. ``lighting`` names a preset of
-:mod:`racerl.camera.lighting` (``studio`` by default, ``random`` for randomisation), drawn anew
-for every episode from the seed.
+with a seed restarts that cycle, so seeded resets are reproducible; ``round_robin_step``
+and ``start_offset`` set the step and the first start, DeepRacer's
+``ROUND_ROBIN_ADVANCE_DIST`` and ``START_POSITION_OFFSET``); ``start="line"``
+(evaluation) always starts at ``start_offset``, by default waypoint 0.
+``reset(options={"start_ndist": f})`` starts at fraction ``f`` of the lap. ``lighting``
+names a preset of :mod:`racerl.camera.lighting` (``studio`` by default, ``random`` for
+randomisation), drawn anew for every episode from the seed.
 
 ## Episode end
 Terminated on ``lap_complete``, ``off_track``, ``crashed``, ``immobilized`` or ``reversed``
@@ -53,8 +55,11 @@ reward function params from beyond its episode.
 ``track`` (name, path or Track), ``reward_function`` (path, example name or callable;
 default the follow-centre-line example), ``action_space`` (model_metadata path or dict),
 ``observation``, ``rgb``, ``frame_stack``, ``lighting``, ``render_mode`` (``"rgb_array"``:
-top-down view with the trail), ``start``, ``max_steps``, ``reverse`` (drive the track the
-other way), ``seed`` (used by the first reset).
+top-down view with the trail), ``start``, ``start_offset``, ``round_robin_step``,
+``max_steps``, ``reverse`` (drive the track the other way; a ``_cw``/``_ccw`` track name
+does too), ``alternate_direction`` (turn round after every episode), ``seed`` (used by the
+first reset). The batched env also takes a list of tracks (see
+:class:`~racerl.envs.vector.RacerVectorEnv`).
 
 ## Version history
 * v0: camera and state observations, lighting presets, DeepRacer params and episode rules.

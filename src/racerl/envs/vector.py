@@ -34,7 +34,9 @@ from racerl.track import DEFAULT_TRACK
 
 
 class RacerVectorEnv(VectorEnv):
-    """``num_envs`` DeepRacer cars on one track; keyword arguments as for ``RacerEnv``."""
+    """``num_envs`` DeepRacer cars on one track, or spread over a list of tracks (car i on
+    track i % len); keyword arguments as for ``RacerEnv`` and
+    :class:`~racerl.envs.cars.Racers`."""
 
     metadata: ClassVar[dict] = {"autoreset_mode": AutoresetMode.SAME_STEP,
                                 "render_modes": []}
@@ -75,7 +77,8 @@ class RacerVectorEnv(VectorEnv):
         result = self.racers.step(batch_actions(self.single_action_space, actions,
                                                 self.num_envs))
         done = result.terminated | result.truncated
-        info = _batch_info(result.params, result.status, result.lap_time)
+        tracks = self.racers.track_name
+        info = _batch_info(result.params, result.status, result.lap_time, tracks)
         obs = result.obs
         if done.any():
             ended = np.flatnonzero(done)
@@ -85,7 +88,7 @@ class RacerVectorEnv(VectorEnv):
                                        for i in range(self.num_envs)])
             info["final_obs"], info["_final_obs"] = final_obs, done.copy()
             info["final_info"] = _batch_info(result.params, result.status, result.lap_time,
-                                             mask=done)
+                                             tracks, mask=done)
             info["_final_info"] = done.copy()
             obs[ended] = self.racers.reset(ended)
         return (obs, result.rewards.copy(), result.terminated.copy(), result.truncated.copy(),
@@ -93,8 +96,9 @@ class RacerVectorEnv(VectorEnv):
 
 
 def _batch_info(params: list[dict], status: list[str], lap_time: np.ndarray,
-                mask: np.ndarray | None = None) -> dict:
-    """Gymnasium's vector info layout: one array per key plus a ``_key`` mask."""
+                tracks: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """Gymnasium's vector info layout: one array per key plus a ``_key`` mask; ``track``
+    names each car's track (a multi-track batch's traces say where each episode ran)."""
     n = len(params)
     present = np.ones(n, dtype=bool) if mask is None else mask.copy()
     lap = np.array([s == Status.LAP_COMPLETE for s in status]) & present
@@ -104,6 +108,7 @@ def _batch_info(params: list[dict], status: list[str], lap_time: np.ndarray,
         "progress": np.array([float(p["progress"]) for p in params]),
         "steps": np.array([p["steps"] for p in params]),
         "lap_time": np.where(lap, lap_time, np.nan),
+        "track": tracks.copy(),
     }
     for key in list(info):
         info[f"_{key}"] = lap if key == "lap_time" else present

@@ -52,6 +52,8 @@ class EvalSettings:
     lighting: str = "studio"
     seed: int = 0
     rules: EvaluationRules = field(default_factory=EvaluationRules)
+    reverse: bool = False
+    """Drive the track the other way round (DRfC DR_EVAL_REVERSE_DIRECTION)."""
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -71,7 +73,9 @@ class EvalSettings:
                 "reversed_penalty": rules.penalty(Status.REVERSED),
                 "immobilized_penalty": rules.immobilized_penalty,
                 "race_duration": rules.race_duration,
-                "reset_behind_dist": rules.reset_behind_dist}
+                "reset_behind_dist": rules.reset_behind_dist,
+                "collision_penalty": rules.collision_penalty,
+                "reverse_direction": self.reverse}
 
 
 class Driver(Protocol):
@@ -165,7 +169,7 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
                     action_space=driver.actions,
                     observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
-                    start="line", rules=settings.rules)
+                    start="line", rules=settings.rules, reverse=settings.reverse)
     result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
                      seeds=[settings.seed + i for i in range(cars)],
                      keep=Keep(trajectory=True, frames=keep_frames, params=True))
@@ -200,8 +204,13 @@ class Entrant:
     driver: Driver
     folder: Path
     identity: dict
-    track: str  # the model's training track, the default place to evaluate it
+    track: str | list[str]  # the model's training track(s), where it is evaluated by default
     note: str | None = None  # something the user should know about who drives
+
+    @property
+    def tracks(self) -> list[str]:
+        """The training tracks as a list (one, or each track of a multi-track model)."""
+        return [self.track] if isinstance(self.track, str) else list(self.track)
 
 
 def model_entrant(name: str, checkpoint: str = "best") -> Entrant:

@@ -9,6 +9,12 @@ defaults (batch 64, 10 epochs, discount 0.99, the 3-layer CNN) are the ``deeprac
 message listing the valid ones. :func:`layered_config` stacks a base config, a preset, a YAML
 file and command-line flags the way ``racerl train`` does.
 
+DeepRacer-for-Cloud's training options (``DR_TRAIN_*`` in its ``run.env``) are fields with
+their names, meaning and defaults: ``change_start_position``, ``start_position_offset``,
+``round_robin_advance_dist``, ``reverse_direction`` and ``alternate_driving_direction``
+(reference section 8.1); ``track`` takes DRfC's ``_cw``/``_ccw`` names and, for DRfC's
+multi-track training (a different ``DR_WORLD_NAME`` per worker), a list of tracks.
+
 Every PPO and SAC setting the trainer hands stable-baselines3 is a field here (SB3's own
 defaults where DeepRacer's console has no such setting), so a saved ``config.yaml`` tells the
 whole story of a run. Older files without the newer fields still load: missing keys keep the
@@ -48,8 +54,29 @@ class ConfigError(RacerlError):
 class TrainConfig:
     """Everything a training run needs, with a short reason for each default."""
 
-    track: str = "loop"
-    """Track name or .npy path (the built-in default loop needs no download)."""
+    track: str | list[str] = "loop"
+    """Track name or .npy path (the built-in default loop needs no download); a DRfC name
+    ending in _cw or _ccw drives the track clockwise or counter-clockwise. A list of tracks
+    spreads the cars over them (car i on track i % len, each track with its own geometry and
+    texture; DRfC: one track per worker), so the model learns to drive tracks it has not
+    seen; the traces and metrics name each episode's track."""
+    reverse_direction: bool = False
+    """Drive the track(s) the other way round (DRfC DR_TRAIN_REVERSE_DIRECTION, default
+    false; DeepRacer's REVERSE_DIR)."""
+    alternate_driving_direction: bool = False
+    """Turn round after every episode: each car's episodes alternate between the two
+    directions (DRfC DR_TRAIN_ALTERNATE_DRIVING_DIRECTION, default false)."""
+    change_start_position: bool = True
+    """Round-robin start positions: each car's next episode starts round_robin_advance_dist
+    of a lap further on, the batch spread over the start points (DRfC
+    DR_TRAIN_CHANGE_START_POSITION, default true); false starts every episode at
+    start_position_offset."""
+    start_position_offset: float = 0.0
+    """Where the first episode starts, as a fraction of the lap from the start line (DRfC
+    DR_TRAIN_START_POSITION_OFFSET, default 0); evaluations during training start here too."""
+    round_robin_advance_dist: float = 0.05
+    """How far each episode's start lies beyond the previous one's, as a fraction of the lap
+    (DRfC DR_TRAIN_ROUND_ROBIN_ADVANCE_DIST, default 0.05: 20 start points)."""
     reward: str = DEFAULT_EXAMPLE
     """Reward function file, or the name of a shipped example."""
     algorithm: str = "ppo"
@@ -173,7 +200,9 @@ class TrainConfig:
                   "max_grad_norm": (1e-3, 1e6),
                   # SAC: tau 0 would freeze the target networks.
                   "buffer_size": (1, 100_000_000), "tau": (1e-6, 1.0),
-                  "train_freq": (1, 100000)}
+                  "train_freq": (1, 100000),
+                  # Lap fractions: 1 is a whole lap, the same start as 0.
+                  "start_position_offset": (0.0, 1.0), "round_robin_advance_dist": (0.0, 1.0)}
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
             kind = int if isinstance(getattr(TrainConfig, name), int) else int | float
@@ -183,15 +212,16 @@ class TrainConfig:
         if self.gradient_steps != -1:
             _check_number(bad, "gradient_steps", self.gradient_steps, int, 1, 10000,
                           " (or -1)")
-        for name in ("rgb", "normalize_reward", "sandbox_reward"):
+        for name in ("rgb", "normalize_reward", "sandbox_reward", "reverse_direction",
+                     "alternate_driving_direction", "change_start_position"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, f"must be true or false, not {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
                 or not 0 <= self.seed < 2**32:
             raise bad("seed", f"must be a whole number in [0, 2**32), not {self.seed!r}")
-        for name in ("track", "reward"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise bad(name, f"must be a name or a path, not {getattr(self, name)!r}")
+        if not isinstance(self.reward, str) or not self.reward:
+            raise bad("reward", f"must be a name or a path, not {self.reward!r}")
+        _check_tracks(bad, self.track, self.n_envs)
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -214,6 +244,11 @@ class TrainConfig:
                                      f"(batch_size {self.batch_size})")
         return self
 
+    @property
+    def tracks(self) -> list[str]:
+        """``track`` as a list: the one track, or the tracks of a multi-track run."""
+        return [self.track] if isinstance(self.track, str) else list(self.track)
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False)
 
@@ -230,6 +265,26 @@ def _check_number(bad: Callable[[str, str], ConfigError], name: str, value: obje
     if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
         what = "a whole number" if kind is int else "a number"
         raise bad(name, f"must be {what} in [{lo:g}, {hi:g}]{also}, not {value!r}")
+
+
+def _check_tracks(bad: Callable[[str, str], ConfigError], track: object, n_envs: int) -> None:
+    """Refuse a track that is no name or path, and a list of tracks that is empty, repeats
+    a track or has more tracks than cars (every track needs a car)."""
+    if isinstance(track, str):
+        if not track:
+            raise bad("track", "must be a name or a path, not ''")
+        return
+    if not isinstance(track, list) or not track:
+        raise bad("track", f"must be a track name or path, or a list of them, not {track!r}")
+    for entry in track:
+        if not isinstance(entry, str) or not entry:
+            raise bad("track", f"lists {entry!r}, which is no track name or path")
+    repeated = sorted({t for t in track if track.count(t) > 1})
+    if repeated:
+        raise bad("track", f"lists {', '.join(repeated)} more than once")
+    if len(track) > n_envs:
+        raise bad("track", f"lists {len(track)} tracks but n_envs is {n_envs}: every track "
+                           "needs at least one car")
 
 
 def _default(name: str) -> object:

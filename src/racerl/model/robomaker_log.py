@@ -49,7 +49,7 @@ def sim_trace_line(row: Sequence) -> str:
     and waypoint as integers, the rest as written (simapp ``sim_trace_log``, AWS-era
     fields; deepracer-utils parses exactly this)."""
     (episode, steps, x, y, yaw, steer, throttle, action, reward, done, on_track, progress,
-     waypoint, track_len, tstamp, status, pause) = row
+     waypoint, track_len, tstamp, status, pause) = row[:17]  # not racerl's extra columns
     fields = (
         _whole(episode), _whole(steps), _fixed(x, 4), _fixed(y, 4), _fixed(yaw, 4),
         _fixed(steer, 2), _fixed(throttle, 2), str(action), _fixed(reward, 4), _flag(done),

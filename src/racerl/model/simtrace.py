@@ -25,6 +25,9 @@ NUMERIC_COLUMNS = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "re
 """Columns :func:`read_simtrace` turns into floats (``action`` stays text: it may be a
 discrete id or a continuous ``[steer speed]`` pair)."""
 BOOLEAN_COLUMNS = ("done", "all_wheels_on_track")
+TRACK_COLUMNS = ("track",)
+"""What a run on several tracks adds after the AWS-era columns: the name of the track of
+the row's episode (a run on one track writes exactly :data:`COLUMNS`)."""
 
 
 def closest_waypoint(params: dict) -> int:
@@ -51,11 +54,12 @@ def action_label(steering: float, speed: float) -> str:
     return f"[{steering} {speed}]"
 
 
-def write_simtrace(path: str | Path, rows: list[list]) -> Path:
-    """Write one iteration's CSV atomically (header + rows)."""
+def write_simtrace(path: str | Path, rows: list[list], extra: tuple[str, ...] = ()) -> Path:
+    """Write one iteration's CSV atomically (header + rows); ``extra`` names columns the
+    rows carry after :data:`COLUMNS` (e.g. :data:`TRACK_COLUMNS`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, *extra))
     writer.writerows(rows)
     return atomic_write_text(path, buffer.getvalue())
 

@@ -1,4 +1,4 @@
-"""``BatchSim``: N cars on one track, stepped together under DeepRacer's episode rules.
+"""``BatchSim``: N cars on one track or several, stepped together under DeepRacer's rules.
 
 State is two structs of arrays: the cars' poses and actuators
 (:class:`~racerl.sim.vehicle.CarState`) and their episode counters
@@ -17,10 +17,23 @@ first of, in this priority, ``lap_complete`` (progress ≥ 100), ``crashed``, ``
 ``reversed`` (15 RUN steps of falling progress); ``max_steps`` (one limit, or one per car)
 truncates.
 
-Start positions: ``start="round_robin"`` (training) starts episode k of car i at
-``(start_offset + (k + i) * round_robin_step) mod 1`` of the lap, so one car cycles through
-DeepRacer's 20 start points 5 % apart and a batch spreads over them; ``start="line"``
-(evaluation) always starts on the start line.
+Tracks: car i drives ``tracks[i % T]`` (T tracks), each track in the direction it was
+loaded in; it is car j = i // T of its track. On one track, j = i.
+
+Start positions (reference 8.1): ``start="round_robin"`` (training, DeepRacer's
+``CHANGE_START_POSITION``) starts episode k of car j at
+``(start_offset + (k + j) * round_robin_step) mod 1`` of the lap (``START_POSITION_OFFSET``,
+``ROUND_ROBIN_ADVANCE_DIST``), so one car cycles through DeepRacer's 20 start points 5 %
+apart and the cars of a track spread over them: car j goes on as a DeepRacer worker would
+from its j-th episode. ``start="line"`` (evaluation) always starts at ``start_offset``
+(0: the line).
+
+Directions: with ``alternate_direction`` (``ALTERNATE_DRIVING_DIRECTION``) a car's episodes
+alternate between its track's direction and the other, episode k of car j turned round
+when k + j is odd, as a worker flips ``REVERSE_DIR`` after every training episode. Every
+track and direction the batch drives is one entry of :attr:`BatchSim.courses` (a
+:class:`~racerl.track.trackset.TrackSet`), and :attr:`BatchSim.course` says which one each
+car is on: each geometry query is one batched call per course.
 
 Evaluation and race rules (reference section 9) are switched on by passing
 :class:`~racerl.sim.rules.EvaluationRules`: then off-track, reversed and immobilized put
@@ -35,6 +48,7 @@ earlier ones keep their step's status (``in_progress``). ``time_up`` exists only
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +60,7 @@ from racerl.sim.rules import EvaluationRules, reset_pose
 from racerl.sim.state import PENALISED, TERMINAL, EpisodeState, Status
 from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
 from racerl.track.geometry import Track
+from racerl.track.trackset import TrackSet
 
 IMMOBILIZED_DISTANCE = 0.0003  # metres per step (reference 8.3)
 RULE_COUNT = 15  # consecutive RUN steps for immobilized and reversed (reference 8.3)
@@ -67,16 +82,35 @@ class StepResult:
 
 
 class BatchSim:
-    """Step N cars at once on one track. Cars are reset individually by the caller."""
+    """Step N cars at once on one track or several (car i on ``track[i % len(track)]``).
+    Cars are reset individually by the caller."""
 
-    def __init__(self, track: Track, n_cars: int = 1, reward: RewardSource | None = None,
-                 vehicle: VehicleParams | None = None, start: str = "round_robin",
-                 start_offset: float = 0.0, round_robin_step: float = 0.05,
-                 max_steps: int | np.ndarray = DEFAULT_MAX_STEPS,
-                 rules: EvaluationRules | None = None):
+    def __init__(self, track: Track | Sequence[Track], n_cars: int = 1,
+                 reward: RewardSource | None = None, vehicle: VehicleParams | None = None,
+                 start: str = "round_robin", start_offset: float = 0.0,
+                 round_robin_step: float = 0.05, max_steps: int | np.ndarray = DEFAULT_MAX_STEPS,
+                 rules: EvaluationRules | None = None, alternate_direction: bool = False):
         if start not in START_MODES:
             raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
-        self.track = track
+        tracks = [track] if isinstance(track, Track) else list(track)
+        if not 1 <= len(tracks) <= n_cars:
+            raise ValueError(f"{n_cars} car(s) cannot drive {len(tracks)} tracks: every "
+                             "track needs at least one car")
+        if not (0.0 <= start_offset <= 1.0 and 0.0 <= round_robin_step <= 1.0):
+            raise ValueError(f"start_offset ({start_offset}) and round_robin_step "
+                             f"({round_robin_step}) are lap fractions in [0, 1]")
+        self.tracks = tuple(tracks)
+        """The tracks in the directions they were given; car i is on track i % len."""
+        self.alternate_direction = alternate_direction
+        self.courses = TrackSet([*tracks, *(t.reverse() for t in tracks)]
+                                if alternate_direction else tracks)
+        """Every track and direction a car may drive (the turned-round ones last)."""
+        self.home = np.arange(n_cars) % len(tracks)
+        """Each car's track, an index into :attr:`tracks`."""
+        self.slot = np.arange(n_cars) // len(tracks)
+        """Each car's number among the cars on its track (its place in the start cycle)."""
+        self.course = self.home.copy()
+        """Each car's current track and direction, an index into :attr:`courses`."""
         self.n = n_cars
         self.vehicle = vehicle or VehicleParams()
         self.start = start
@@ -86,12 +120,25 @@ class BatchSim:
         self.rules = rules
         self.reward: RewardSource = reward or load_reward_function(DEFAULT_EXAMPLE)
         self.reward_fns = [self.reward.instance() for _ in range(n_cars)]
-        self._waypoints = [tuple(p) for p in track.waypoints.tolist()]
+        self._waypoints = [[tuple(p) for p in t.waypoints.tolist()] for t in self.courses]
         self.car = CarState.zeros(n_cars)
         self.state = EpisodeState.zeros(n_cars)
-        self.geometry = self.track.measure(self.car.model_point())
+        self.geometry = self.courses.measure(self.car.model_point(), self.course)
         self.reset()
         self.state.episodes_started[:] = 0  # placing the cars is not an episode yet
+
+    @property
+    def track(self) -> Track:
+        """The one track every car drives; a batch of several tracks or directions has
+        none (see :attr:`courses` and :meth:`track_of`)."""
+        if len(self.courses) > 1:
+            raise ValueError(f"the cars drive {len(self.courses)} tracks or directions: "
+                             "ask track_of(car) for a car's")
+        return self.courses[0]
+
+    def track_of(self, car: int) -> Track:
+        """The track (in its direction) car ``car`` drives in its current episode."""
+        return self.courses[int(self.course[car])]
 
     # -- moving cars --------------------------------------------------------------------------
 
@@ -99,7 +146,7 @@ class BatchSim:
         """Start fraction of each given car's next episode."""
         if self.start == "line":
             return np.full(len(car), self.start_offset % 1.0)
-        k = self.state.episodes_started[car] + car
+        k = self.state.episodes_started[car] + self.slot[car]
         return (self.start_offset + k * self.round_robin_step) % 1.0
 
     def reset(self, cars: np.ndarray | list[int] | None = None,
@@ -114,6 +161,9 @@ class BatchSim:
         if len(idx) == 0:
             return
         self.state.episodes_started[idx[np.broadcast_to(restart_cycle, idx.shape)]] = 0
+        if self.alternate_direction:  # episode k of car j turned round when k + j is odd
+            turned = (self.state.episodes_started[idx] + self.slot[idx]) % 2 == 1
+            self.course[idx] = self.home[idx] + len(self.tracks) * turned
         if start_ndist is None:
             start = self.next_start(idx)
         else:
@@ -142,8 +192,8 @@ class BatchSim:
         """Cars standing at lap fractions ``start``, episode counters cleared, measured."""
         self.state.reset(idx)
         self.state.start_ndist[idx] = start
-        xy, yaw = self.track.pose_at(start)
-        self._set_pose(idx, np.atleast_2d(xy), yaw)
+        xy, yaw = self.courses.pose_at(start, self.course[idx])
+        self._set_pose(idx, xy, yaw)
         self._update_geometry(idx)
 
     def _set_pose(self, idx: np.ndarray, xy: np.ndarray, yaw: np.ndarray) -> None:
@@ -175,7 +225,8 @@ class BatchSim:
         geo = self.geometry
         before = st.prev_progress.copy()
         raw = self._raw_progress(geo.ndist)
-        wheels = self.track.on_track(self.car.wheel_positions())
+        course = self.course
+        wheels = self.courses.on_track(self.car.wheel_positions(), course)
         all_on = wheels.all(axis=1)
         off_track = ~wheels.any(axis=1)
         lap = raw >= 100.0
@@ -194,7 +245,7 @@ class BatchSim:
             x=as_pylist(point[:, 0]), y=as_pylist(point[:, 1]),
             heading=as_pylist(np.degrees(self.car.yaw)),
             distance_from_center=as_pylist(geo.distance_from_center),
-            projection_distance=as_pylist(geo.ndist * self.track.length),
+            projection_distance=as_pylist(geo.ndist * self.courses.length[course]),
             progress=progress, steps=as_pylist(st.steps.astype(np.float64)),
             speed=as_pylist(speed), steering_angle=as_pylist(steering_deg),
             track_width=as_pylist(geo.track_width),
@@ -203,7 +254,9 @@ class BatchSim:
             all_wheels_on_track=as_pylist(all_on), is_offtrack=as_pylist(off_track),
             is_crashed=[False] * self.n, sim_time=as_pylist(st.sim_time),
         )
-        params = build_params(batch, self._waypoints, self.track.length, self.track.reversed)
+        params = build_params(batch, [self._waypoints[c] for c in course.tolist()],
+                              as_pylist(self.courses.length[course]),
+                              as_pylist(self.courses.reversed[course]))
         reset = self._penalised(status, active, time_up)
         previous_pose = np.stack([st.last_x, st.last_y], axis=-1)  # NaN right after a reset
 
@@ -291,8 +344,12 @@ class BatchSim:
         near = previous_pose[cars]
         unknown = np.isnan(near).any(axis=1)
         near[unknown] = np.stack([self.car.x[cars], self.car.y[cars]], axis=-1)[unknown]
-        arc = (st.start_ndist[cars] + before[cars] / 100.0) * self.track.length
-        xy, yaw = reset_pose(self.track, arc, near, behind=self.rules.reset_behind_dist)
+        ndist = st.start_ndist[cars] + before[cars] / 100.0
+        xy, yaw = np.empty((len(cars), 2)), np.empty(len(cars))
+        for course, group in self.courses.groups(self.course[cars]):
+            track = self.courses[course]
+            xy[group], yaw[group] = reset_pose(track, ndist[group] * track.length, near[group],
+                                               behind=self.rules.reset_behind_dist)
         self._set_pose(cars, xy, yaw)  # measured with the whole batch at the step's end
         st.immobile_count[cars] = 0
         st.reverse_count[cars] = 0
@@ -313,9 +370,9 @@ class BatchSim:
         """Measure the cars' current model points; the next step's params reuse this."""
         point = self.car.model_point()
         if cars is None:
-            self.geometry = self.track.measure(point)
+            self.geometry = self.courses.measure(point, self.course)
         else:
-            fresh = self.track.measure(point[cars])
+            fresh = self.courses.measure(point[cars], self.course[cars])
             for name, value in vars(fresh).items():
                 getattr(self.geometry, name)[cars] = value
 

@@ -8,6 +8,7 @@ simulator has obstacles.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,27 +41,29 @@ def progress_value(raw: float) -> float | int:
     return min(raw, 100)
 
 
-def build_params(batch: ParamsBatch, waypoints: list[tuple[float, float]],
-                 track_length: float, is_reversed: bool) -> list[dict]:
-    """One params dict per car, in the key order of the reference table."""
+def build_params(batch: ParamsBatch, waypoints: Sequence[list[tuple[float, float]]],
+                 track_length: Sequence[float], is_reversed: Sequence[bool]) -> list[dict]:
+    """One params dict per car, in the key order of the reference table; ``waypoints``,
+    ``track_length`` and ``is_reversed`` are per car too (each car's own track)."""
     rows = zip(batch.all_wheels_on_track, batch.x, batch.y, batch.heading,
                batch.distance_from_center, batch.projection_distance, batch.progress,
                batch.steps, batch.speed, batch.steering_angle, batch.track_width,
                batch.closest_waypoints, batch.is_left_of_center, batch.is_offtrack,
-               batch.is_crashed, batch.sim_time, strict=True)
+               batch.is_crashed, batch.sim_time, waypoints, track_length, is_reversed,
+               strict=True)
     return [{
         "all_wheels_on_track": on_track, "x": x, "y": y, "heading": heading,
         "distance_from_center": distance, "projection_distance": projection,
         "progress": progress, "steps": steps, "speed": speed, "steering_angle": steering,
-        "track_width": width, "track_length": track_length,
-        "waypoints": list(waypoints),  # its own list per car: tuples inside are immutable
+        "track_width": width, "track_length": length,
+        "waypoints": list(points),  # its own list per car: tuples inside are immutable
         "closest_waypoints": list(closest), "is_left_of_center": left,
-        "is_reversed": is_reversed, "is_offtrack": off, "is_crashed": crashed,
+        "is_reversed": reversed_, "is_offtrack": off, "is_crashed": crashed,
         "closest_objects": [0, 0], "objects_location": [], "objects_left_of_center": [],
         "objects_distance": [], "objects_distance_from_center": [], "objects_heading": [],
         "objects_speed": [], "object_in_camera": False, "sim_time": sim_time,
     } for (on_track, x, y, heading, distance, projection, progress, steps, speed, steering,
-           width, closest, left, off, crashed, sim_time) in rows]
+           width, closest, left, off, crashed, sim_time, points, length, reversed_) in rows]
 
 
 def as_pylist(values: np.ndarray) -> list:

@@ -67,6 +67,9 @@ class EvaluationRules:
     """Seconds after driving backwards; None means the same as off track (DeepRacer)."""
     immobilized_penalty: float = 0.0
     """Seconds after standing still; DeepRacer only resets the car (still one pause step)."""
+    collision_penalty: float = 5.0
+    """Seconds frozen after crashing into an object (DeepRacer's COLLISION_PENALTY, 5.0);
+    kept with the settings, though a time trial has nothing to crash into."""
     laps: int = 1
     """Laps per episode: 1 is an evaluation trial, more is a continuous race."""
     race_duration: float | None = None
@@ -85,7 +88,7 @@ class EvaluationRules:
             raise ValueError(f"resets must be 0 or more, not {self.resets}")
         if self.laps < 1:
             raise ValueError(f"laps must be at least 1, not {self.laps}")
-        if min(self.off_track_penalty, self.immobilized_penalty,
+        if min(self.off_track_penalty, self.immobilized_penalty, self.collision_penalty,
                self.off_track_penalty if self.reversed_penalty is None
                else self.reversed_penalty) < 0:
             raise ValueError("penalties must be 0 seconds or more")
@@ -97,7 +100,7 @@ class EvaluationRules:
 
     def penalty(self, status: str) -> float:
         """Seconds of penalty for a failure ``status``, one of
-        :data:`racerl.sim.state.PENALISED`."""
+        :data:`racerl.sim.state.PENALISED` or a crash."""
         if status == Status.OFF_TRACK:
             return self.off_track_penalty
         if status == Status.REVERSED:
@@ -105,6 +108,8 @@ class EvaluationRules:
                     else self.reversed_penalty)
         if status == Status.IMMOBILIZED:
             return self.immobilized_penalty
+        if status == Status.CRASHED:
+            return self.collision_penalty
         raise ValueError(f"no penalty for status {status!r}")
 
 

@@ -4,6 +4,11 @@ A track is named by its file name without ``.npy``. :func:`find_track` looks in 
 home, then ``$RACERL_TRACK_PATH``, then the built-ins (see :mod:`racerl.home`); a path to a
 ``.npy`` file works too. DeepRacer's public tracks are recognised by name so the index can
 say where a track comes from; their files are never shipped with racerl.
+
+Any loop runs either way. DeepRacer-for-Cloud names a direction with a ``_cw`` or ``_ccw``
+suffix (``2022_april_open_ccw``): where a file of that name exists it is the track, as in
+DeepRacer; where none does (``reinvent_base_cw``, ``loop_ccw``) the name means the track
+without the suffix, driven clockwise or counter-clockwise (:func:`resolve_track`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,19 @@ def source_of(path: Path) -> str:
     return "DeepRacer" if path.stem in DEEPRACER_TRACK_NAMES else "user"
 
 
+DIRECTIONS = {"_cw": "cw", "_ccw": "ccw"}
+"""DeepRacer-for-Cloud's track name suffixes and the driving direction each names."""
+
+
+def _search(text: str) -> Path | None:
+    """The first ``<text>.npy`` on the search path, if any."""
+    for folder in track_search_path():
+        path = folder / f"{text}.npy"
+        if path.is_file():
+            return path
+    return None
+
+
 def find_track(name: str | os.PathLike) -> Path:
     """The file of a track name (first match on the search path) or of an explicit path."""
     text = os.fspath(name)
@@ -81,25 +99,59 @@ def find_track(name: str | os.PathLike) -> Path:
         if candidate.is_file():
             return candidate
         raise TrackError(f"{candidate}: no such track file")
-    for folder in track_search_path():
-        path = folder / f"{text}.npy"
-        if path.is_file():
-            return path
+    path = _search(text)
+    if path is not None:
+        return path
     hint = ""
     if text in DEEPRACER_TRACK_NAMES:
         hint = (" It is a DeepRacer track: add DeepRacer's track files with "
                 "'racerl tracks add FOLDER' (see the README).")
+    else:
+        variants = [f"{text}{suffix}" for suffix in DIRECTIONS if _search(f"{text}{suffix}")]
+        if variants:
+            hint = f" Did you mean {' or '.join(repr(v) for v in variants)}?"
     raise TrackError(f"no track named {text!r} on the track search path "
                      f"({', '.join(str(p) for p in track_search_path())}).{hint} "
                      "'racerl tracks' lists the tracks found.")
 
 
+def resolve_track(name: str | os.PathLike) -> tuple[Path, str | None]:
+    """The file of a track name and the direction the name asks for (``"cw"``, ``"ccw"``,
+    or None: the file's own direction).
+
+    A file of that exact name always wins (DeepRacer's ``reInvent2019_track_cw.npy`` is a
+    track of its own, sampled apart from ``reInvent2019_track``); otherwise a ``_cw`` or
+    ``_ccw`` suffix names the track without it in that direction.
+    """
+    text = os.fspath(name)
+    if text.endswith(".npy") or os.sep in text or _search(text) is not None:
+        return find_track(text), None
+    for suffix, direction in DIRECTIONS.items():
+        base = text.removesuffix(suffix)
+        if base != text and base and _search(base) is not None:
+            return find_track(base), direction
+    return find_track(text), None  # raises the error that names the missing track
+
+
 def load_track(name: str | os.PathLike | Track = DEFAULT_TRACK, reverse: bool = False) -> Track:
-    """Load a track by name or path, validated; ``reverse`` drives it the other way."""
+    """Load a track by name or path, validated; ``reverse`` drives it the other way.
+
+    A ``_cw``/``_ccw`` name without a file of its own is the base track in that direction
+    (see :func:`resolve_track`); ``reverse`` then turns it round again, as DeepRacer's
+    ``REVERSE_DIR`` turns round whatever ``WORLD_NAME`` loaded.
+    """
     if isinstance(name, Track):
         return name.reverse() if reverse else name
-    path = find_track(name)
-    return Track.load(path, source=source_of(path), reverse=reverse)
+    path, direction = resolve_track(name)
+    if direction is None:
+        return Track.load(path, source=source_of(path), reverse=reverse)
+    track = Track.load(path, name=os.fspath(name), source=source_of(path))
+    if not track.is_loop:
+        raise TrackError(f"track {os.fspath(name)!r}: {path.stem} is an open line, not a "
+                         f"loop, so it has no {direction} direction (drive it reversed "
+                         "instead: reverse_direction)")
+    wrong_way = track.is_ccw != (direction == "ccw")
+    return track.reverse() if wrong_way != reverse else track
 
 
 def iter_track_files() -> list[Path]:

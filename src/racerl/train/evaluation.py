@@ -5,11 +5,14 @@ that evaluated best. Here the trainer does so every ``eval_every`` iterations wi
 policy it holds in memory: ``eval_trials`` laps from the start line under DeepRacer's
 evaluation rules (off track and reversed reset the car with a 2 s penalty, a trial may take
 180 s: :data:`TIME_LIMIT`), greedy actions, each trial with its own lighting seed
-(``seed + trial``) in the config's lighting preset. The laps are driven by cars of their
-own, built once and reused, through :func:`racerl.drive.rollout.rollout`: the training
-cars' episodes, traces and random draws are untouched, so a run trains exactly as it would
-without evaluations. As in DeepRacer's evaluation, the laps log the built-in centre-line
-reward, not the user's.
+(``seed + trial``) in the config's lighting preset. They start at ``start_position_offset``
+and run in the ``reverse_direction`` the run trains in (a DeepRacer worker evaluates on its
+own track, where its training episodes start); a run on several tracks drives
+``eval_trials`` laps on each of its tracks, all at once, and the records name each lap's
+track. The laps are driven by cars of their own, built once and reused, through
+:func:`racerl.drive.rollout.rollout`: the training cars' episodes, traces and random draws
+are untouched, so a run trains exactly as it would without evaluations. As in DeepRacer's
+evaluation, the laps log the built-in centre-line reward, not the user's.
 
 The policy runs on one torch thread while it drives: a batch of a few observations gains
 nothing from more, and on a busy 2-core machine the trainer's two threads made a 565-step
@@ -48,15 +51,25 @@ class TrainingEvaluator:
         self._cars: Racers | None = None
 
     def cars(self) -> Racers:
-        """The evaluation's own cars, one per trial, built at the first evaluation."""
+        """The evaluation's own cars, one per trial and track (car i on track
+        i % tracks, its trial i // tracks), built at the first evaluation."""
         if self._cars is None:
             cfg, rules = self.config, self.rules
-            self._cars = Racers(cfg.eval_trials, track=cfg.track,
+            self._cars = Racers(cfg.eval_trials * len(cfg.tracks), track=cfg.tracks,
                                 reward_function=DEFAULT_EXAMPLE,
                                 action_space=cfg.action_space, observation=cfg.observation,
                                 rgb=cfg.rgb, frame_stack=cfg.frame_stack,
-                                lighting=cfg.lighting, start="line", rules=rules)
+                                lighting=cfg.lighting, start="line",
+                                start_offset=cfg.start_position_offset,
+                                reverse=cfg.reverse_direction, rules=rules)
         return self._cars
+
+    def track_names(self) -> list[str] | None:
+        """The track of each evaluation car (by car index) of a run on several tracks;
+        None for a run on one."""
+        if len(self.config.tracks) == 1:
+            return None
+        return list(self.cars().track_name)
 
     def drive(self, model) -> list[Episode]:
         """One lap per trial with ``model``'s greedy actions (an SB3 PPO or SAC model)."""
@@ -69,7 +82,8 @@ class TrainingEvaluator:
         driver = PolicyDriver(greedy, cars.actions, "training policy",
                               observation=self.config.observation, rgb=self.config.rgb,
                               frame_stack=self.config.frame_stack)
-        seeds = [self.config.seed + trial for trial in range(self.config.eval_trials)]
+        tracks = len(self.config.tracks)  # each track's trial k in the light of seed + k
+        seeds = [self.config.seed + car // tracks for car in range(cars.n)]
         with one_torch_thread():
             return rollout(cars, driver, seeds=seeds).episodes
 
@@ -87,13 +101,14 @@ def one_torch_thread() -> Iterator[None]:
 
 def evaluation_records(episodes: Sequence[Episode], *, evaluation: int, episode: int,
                        iteration: int, num_timesteps: int, seconds: float,
-                       wall_time: float) -> list[dict]:
+                       wall_time: float, tracks: Sequence[str] | None = None) -> list[dict]:
     """training_metrics.json records of one evaluation, one per trial.
 
     Keys as a training episode's, plus ``evaluation``, ``trial``, ``num_timesteps``,
     ``off_track``, ``penalty`` and ``evaluation_seconds``; ``episode`` repeats the count of
     training episodes so far, as DeepRacer's evaluation entries do. ``reward`` is the
-    centre-line reward DeepRacer's evaluation logs with, not the user's.
+    centre-line reward DeepRacer's evaluation logs with, not the user's. ``tracks`` (the
+    track of each car, a run on several tracks) adds the ``track`` key.
     """
     return [{
         "episode": episode,
@@ -114,4 +129,5 @@ def evaluation_records(episodes: Sequence[Episode], *, evaluation: int, episode:
         "off_track": e.off_track,
         "penalty": e.penalty,
         "evaluation_seconds": seconds,
+        **({"track": tracks[e.car]} if tracks is not None else {}),
     } for e in episodes]

@@ -64,6 +64,7 @@ from racerl.model.robomaker_log import (
     world_name,
 )
 from racerl.model.simtrace import (
+    TRACK_COLUMNS,
     action_label,
     read_partial_block,
     trace_row,
@@ -109,7 +110,9 @@ class Recorder(BaseCallback):
     Sim-trace files group whole episodes the way DeepRacer does: file ``k`` holds episodes
     ``k*E .. (k+1)*E - 1`` in the order they ended, E = ``num_episodes_between_training``.
     deepracer-utils numbers episodes on exactly that assumption. The same steps go to the
-    training log (DeepRacer's RoboMaker log) as each file is written. PPO itself updates the
+    training log (DeepRacer's RoboMaker log) as each file is written. A run on several tracks
+    adds a ``track`` column to its sim-traces and a ``track`` key to its episode metrics,
+    naming the track each episode drove. PPO itself updates the
     policy every ``n_envs x rollout_steps`` steps; a checkpoint follows every update, and an
     evaluation every ``eval_every`` updates, before that update's checkpoint.
     """
@@ -123,6 +126,7 @@ class Recorder(BaseCallback):
         self.deadline, self.max_steps = deadline, max_steps
         self.on_iteration = on_iteration
         self.per_file = config.num_episodes_between_training
+        self.multi_track = len(config.tracks) > 1
         self.car_rows: list[list[list]] = [[] for _ in range(config.n_envs)]
         self.block_rows = read_partial_block(folder.root, progress.episodes, self.per_file)
         self.log_path = training_log(folder.root)
@@ -167,8 +171,10 @@ class Recorder(BaseCallback):
             action = actions[i]  # continuous: the applied (clipped, mapped) steering and speed
             action = int(action) if np.ndim(action) == 0 else \
                 action_label(params["steering_angle"], params["speed"])
-            self.car_rows[i].append(trace_row(0, params, action, reward, bool(dones[i]),
-                                              info["status"]))
+            row = trace_row(0, params, action, reward, bool(dones[i]), info["status"])
+            if self.multi_track:
+                row.append(info["track"])
+            self.car_rows[i].append(row)
             if dones[i]:
                 self._episode_done(i, info, params)
         self.progress.steps = int(self.num_timesteps)
@@ -210,6 +216,7 @@ class Recorder(BaseCallback):
             "episode_status": info["status"],
             "phase": "training",
             "wall_time": time.time(),
+            **({"track": info["track"]} if self.multi_track else {}),
         })
         if lap_time is not None and (self.progress.best_lap is None
                                      or lap_time < self.progress.best_lap):
@@ -226,7 +233,8 @@ class Recorder(BaseCallback):
         """The current iteration's sim-trace file (rewritten whole), then its steps not
         yet in the training log (appended)."""
         block = (self.progress.episodes - 1) // self.per_file
-        write_simtrace(training_trace_path(self.folder.root, block), self.block_rows)
+        write_simtrace(training_trace_path(self.folder.root, block), self.block_rows,
+                       TRACK_COLUMNS if self.multi_track else ())
         if self.log_path is not None:
             append_steps(self.log_path, self.block_rows[self.logged:])
             self.logged = len(self.block_rows)
@@ -243,7 +251,7 @@ class Recorder(BaseCallback):
         records = evaluation_records(
             episodes, evaluation=number, episode=progress.episodes,
             iteration=progress.iteration, num_timesteps=int(self.num_timesteps),
-            seconds=seconds, wall_time=time.time())
+            seconds=seconds, wall_time=time.time(), tracks=self.evaluator.track_names())
         self.metrics.extend(records)
         summary = summarise(records)
         progress.evaluations.append(summary)
@@ -293,12 +301,16 @@ class Recorder(BaseCallback):
 def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
     """The SB3 view of the batched simulator for this config and loaded reward function
     (``normalizer``: saved reward scaling statistics of a resumed run)."""
-    venv = RacerVectorEnv(num_envs=config.n_envs, track=config.track,
+    venv = RacerVectorEnv(num_envs=config.n_envs, track=config.tracks,
                           reward_function=reward,
                           action_space=config.action_space, observation=config.observation,
                           rgb=config.rgb, frame_stack=config.frame_stack,
                           lighting=config.lighting, max_steps=config.max_episode_steps,
-                          seed=config.seed)
+                          seed=config.seed, reverse=config.reverse_direction,
+                          alternate_direction=config.alternate_driving_direction,
+                          start="round_robin" if config.change_start_position else "line",
+                          start_offset=config.start_position_offset,
+                          round_robin_step=config.round_robin_advance_dist)
     env = VecMonitor(to_sb3(venv))
     if config.normalize_reward:
         if normalizer is not None and normalizer.is_file():
@@ -392,9 +404,7 @@ def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
         reward_source = reward_file(reward if reward is not None else config.reward)
         if not config.sandbox_reward:  # untrusted code is only ever run in the sandbox
             load_reward_function(reward_source)  # a broken reward fails before any write
-        track = Path(config.track).expanduser()
-        if track.suffix == ".npy" and track.is_file():  # keep the model folder movable
-            config = config.replace(track=str(track.resolve()))
+        config = config.replace(track=_absolute_track_paths(config.track))
     source = model_folder(clone) if clone else None
     if source is not None and not source.checkpoint_path.is_file():
         raise RacerlError(f"cannot clone {clone!r}: {source.root} has no checkpoint")
@@ -410,6 +420,16 @@ def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
                         source, resume, on_iteration)
         finally:
             reward_function.close()  # the sandbox's worker process, if there is one
+
+
+def _absolute_track_paths(track: str | list[str]) -> str | list[str]:
+    """``track`` with each .npy file path made absolute (names stay names), so that the
+    model folder's config finds its tracks from anywhere."""
+    def absolute(entry: str) -> str:
+        path = Path(entry).expanduser()
+        return str(path.resolve()) if path.suffix == ".npy" and path.is_file() else entry
+
+    return absolute(track) if isinstance(track, str) else [absolute(t) for t in track]
 
 
 def check_resumable(folder: ModelFolder) -> None:
