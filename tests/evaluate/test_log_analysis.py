@@ -35,6 +35,9 @@ def analysed(tiny_model_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("log_analysis_home")
     root = home / "models" / "tiny"
     shutil.copytree(tiny_model_home / "models" / "tiny", root)
+    for earlier in ("sim-trace/evaluation", "sim-trace/leaderboard", "logs/evaluation",
+                    "logs/leaderboard", "metrics/evaluation", "metrics/leaderboard"):
+        shutil.rmtree(root / earlier, ignore_errors=True)  # other tests' evaluations of it
     runs = {}
     with racerl_home(home):
         who = model_entrant(str(root))

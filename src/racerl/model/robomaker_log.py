@@ -78,9 +78,13 @@ def line_episode(line: str) -> int | None:
     return int(line[len(PREFIX):].split(",", 1)[0])
 
 
-def world_name(track: str) -> str:
+def world_name(track: str | list[str]) -> str:
     """The track as DeepRacer's ``WORLD_NAME`` names it: the name, or a track file's stem
-    (deepracer-utils' TrackIO loads ``<world>.npy``)."""
+    (deepracer-utils' TrackIO loads ``<world>.npy``). A run on several tracks logs its
+    first, as a DRfC multi-track run's first worker does; the sim-traces name each
+    episode's track."""
+    if not isinstance(track, str):
+        track = track[0]
     return Path(track).stem if track.endswith(".npy") else track
 
 
