@@ -48,10 +48,8 @@ def _child_env(args) -> dict[str, str]:
     env = dict(os.environ)
     if args.numba_threads:
         env["NUMBA_NUM_THREADS"] = str(args.numba_threads)
-        env["RACERL_NUMBA_THREADS"] = str(args.numba_threads)
     if args.torch_threads:
-        env["OMP_NUM_THREADS"] = str(args.torch_threads)
-        env["RACERL_TORCH_THREADS"] = str(args.torch_threads)
+        env["OMP_NUM_THREADS"] = str(args.torch_threads)  # racerl.train.threads keeps it
     return env
 
 
