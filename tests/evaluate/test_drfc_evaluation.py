@@ -72,7 +72,20 @@ def test_reverse_direction_laps_the_track_the_other_way(isolated_home):
     assert turned[-1] - turned[0] == pytest.approx(-2 * math.pi, abs=0.5)
 
 
+def test_a_race_duration_ends_the_trial_time_up(isolated_home):
+    result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--trials", "1",
+                                 "--race-duration", "5", "--reset-behind-dist", "0.5"])
+    assert result.exit_code == 0, result.output
+    about = saved(isolated_home)
+    assert about["settings"]["race_duration"] == 5.0
+    assert about["settings"]["reset_behind_dist"] == 0.5
+    (trial,) = about["trials"]
+    assert trial["status"] == "time_up" and 5.0 < trial["elapsed"] <= 5.0 + 2 / 15
+
+
 @pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--race-duration", "0", "--race-duration 0.0: use more than 0 seconds"),
+    ("--reset-behind-dist", "-1", "--reset-behind-dist -1.0: use 0 to 10 metres"),
     ("--max-resets", "-1", "--max-resets -1: use 0"),
     ("--collision-penalty", "-2", "--collision-penalty -2.0: use 0 or more seconds"),
     ("--off-track-penalty", "-1", "--off-track-penalty -1.0: use 0 or more seconds"),

@@ -229,3 +229,35 @@ def test_evaluations_load_as_streams_from_traces_and_logs(analysed, shown):
     lap = one[(one["episode"] == 0) & (one["stream"] == next(iter(streams)))].copy()
     pu.plot_grid_world(lap, track, graphed_value="reward")
     assert f"{lap['progress'].max():.2f} %" in shown[-1][0]["title"]
+
+
+def test_training_metrics_load_as_the_metrics_notebook_does(analysed, shown):
+    """deepracer-analysis' Metrics notebook: ``TrainingMetrics`` on the metrics file of the
+    console's logs download, its summary per iteration and its progress plots."""
+    from deepracer.logs.metrics import TrainingMetrics
+
+    root, _, _ = analysed
+    folder = ModelFolder(root)
+    (path,) = (root / "metrics" / "training").glob("training-*-tiny.json")
+    tm = TrainingMetrics(None, fname=str(path))
+    episodes = training_episodes(folder.metrics())
+    evaluations = [m for m in folder.metrics() if m["phase"] == "evaluation"]
+    assert evaluations, "the tiny model was evaluated during training"
+    train, ev = tm.getTraining(), tm.getEvaluation()
+    assert train["episode"].tolist() == [m["episode"] for m in episodes]
+    assert train["iteration"].tolist() == [m["iteration"] for m in episodes]
+    assert train["completion"].tolist() == [int(m["progress"]) for m in episodes]
+    assert train["complete"].tolist() == [int(m["completed_lap"]) for m in episodes]
+    assert train["reward"].tolist() == [round(m["reward"]) for m in episodes]
+    assert ev["completion"].tolist() == [int(m["progress"]) for m in evaluations]
+    # each evaluation belongs to the iteration whose training episodes came before it
+    assert ev["iteration"].tolist() == [(m["episode"] - 1) // 5 for m in evaluations]
+
+    summary = tm.getSummary(method="mean", summary_index=["r-i", "master_iteration"])
+    iterations = sorted({m["iteration"] for m in episodes})
+    assert summary["train_episodes"].dropna().astype(int).tolist() == [
+        sum(m["iteration"] == i for m in episodes) for i in iterations]
+    assert summary["eval_episodes"].dropna().sum() == len(evaluations)
+    tm.plotProgress(method=["median", "mean", "max"], rolling_average=5, figsize=(20, 5))
+    curves = [line for ax in shown[-1] for line in ax["lines"]]
+    assert len(curves) == 6  # training and evaluation completion, for each of 3 methods

@@ -38,7 +38,44 @@ def test_a_race_keeps_its_settings():
     assert settings.lighting == "sunny" and settings.seed == 5 and settings.continuous
 
 
+def test_a_race_with_drfc_options_drives_under_them():
+    race = create_race("short", "loop", laps=3, race_duration=4.0, max_resets=0,
+                       reverse_direction=True)
+    assert get_race("short") == race and race.reverse_direction is True
+    settings = race.settings()
+    assert settings.rules.race_duration == 4.0 and settings.rules.resets == 0
+    assert settings.reverse
+    run, standing = submit("short", scripted_entrant("centerline", 1.0))
+    assert run.trials[-1].status == "time_up"  # 3 laps at 1 m/s take far longer than 4 s
+    assert 4.0 < run.trials[0].elapsed <= 4.0 + 2 / 15  # the first step past it, and PREPARE
+    assert standing.laps_completed == 0 and standing.total_time is None
+
+
+def test_a_database_from_before_the_drfc_options_opens_with_their_defaults(isolated_home):
+    """A races.sqlite written by an older racerl: its races keep the rules they were
+    raced under, and new races get the new settings."""
+    import sqlite3
+
+    path = race_module.database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as old:
+        old.executescript("""
+            CREATE TABLE races (name TEXT PRIMARY KEY, track TEXT NOT NULL, type TEXT NOT NULL,
+                laps INTEGER NOT NULL, lighting TEXT NOT NULL, off_track_penalty REAL NOT NULL,
+                seed INTEGER NOT NULL, created REAL NOT NULL);
+            INSERT INTO races VALUES ('old', 'loop', 'time-trial', 2, 'studio', 1.0, 0, 1.0);
+        """)
+    old_race = get_race("old")
+    assert (old_race.race_duration, old_race.max_resets, old_race.reverse_direction) == (
+        None, 10_000, False)
+    create_race("new", "oval", race_duration=60.0)
+    assert [r.name for r in list_races()] == ["old", "new"]
+    assert get_race("new").race_duration == 60.0
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
+    ({"race_duration": 0.0}, "--duration 0.0"),
+    ({"max_resets": -1}, "--max-resets -1"),
     ({"race_type": "object-avoidance"}, "not yet supported: it needs obstacles"),
     ({"race_type": "head-to-bot"}, "not yet supported: it needs bot cars"),
     ({"race_type": "head-to-model"}, "not yet supported"),

@@ -53,3 +53,10 @@ def test_partial_block_keeps_only_counted_episodes(tmp_path):
     assert [int(r[0]) for r in rows] == [5, 6]
     assert read_partial_block(tmp_path, 10, 5) == []  # a whole block: a fresh file follows
     assert read_partial_block(tmp_path, 12, 5) == []  # no file yet
+
+
+def test_deepracer_spells_every_status_for_people():
+    from racerl.model.deepracer_metrics import STATUS_LABELS
+    from racerl.sim.state import Status
+
+    assert set(STATUS_LABELS) == {str(s) for s in Status}

@@ -46,6 +46,12 @@ def evaluate_command(
     reverse_direction: bool = typer.Option(False, "--reverse-direction", help="drive the "
                                            "track the other way (DRfC "
                                            "DR_EVAL_REVERSE_DIRECTION)"),
+    race_duration: float | None = typer.Option(
+        None, help="seconds of race time after which a trial ends 'time_up' (DeepRacer's "
+                   "virtual events); default: no limit"),
+    reset_behind_dist: float = typer.Option(
+        1.0, help="metres behind an obstacle near the reset point a car is put back (DRfC "
+                  "RESET_BEHIND_DIST; only where the track has obstacles)"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
     checkpoint: str = CHECKPOINT_OPT,
     limits: bool = typer.Option(False, "--limits", help="then drive the centre line at 1 m/s "
@@ -59,7 +65,7 @@ def evaluate_command(
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
         raise RacerlError(f"--video {video}: use a .mp4 or .gif file name")
     rules = evaluation_rules(trials, continuous, off_track_penalty, collision_penalty,
-                             max_resets)
+                             max_resets, race_duration, reset_behind_dist)
     who = pick_entrant(model, driver, speed, checkpoint)
     tracks = track or who.tracks
     if video is not None and len(tracks) > 1:
@@ -83,7 +89,8 @@ def evaluate_command(
 
 
 def evaluation_rules(trials: int, continuous: bool, off_track_penalty: float,
-                     collision_penalty: float, max_resets: int):
+                     collision_penalty: float, max_resets: int,
+                     race_duration: float | None = None, reset_behind_dist: float = 1.0):
     """The rules of ``racerl evaluate``'s flags, each bad value refused in one line."""
     from racerl.sim.rules import EvaluationRules
 
@@ -95,9 +102,14 @@ def evaluation_rules(trials: int, continuous: bool, off_track_penalty: float,
         raise RacerlError(f"--max-resets {max_resets}: use 0 (a mistake ends the trial) or more")
     if trials < 1:
         raise RacerlError(f"--trials {trials}: drive at least 1")
+    if race_duration is not None and not race_duration > 0:
+        raise RacerlError(f"--race-duration {race_duration}: use more than 0 seconds")
+    if not 0.0 <= reset_behind_dist <= 10.0:
+        raise RacerlError(f"--reset-behind-dist {reset_behind_dist}: use 0 to 10 metres")
     return EvaluationRules(resets=max_resets, off_track_penalty=off_track_penalty,
                            collision_penalty=collision_penalty,
-                           laps=trials if continuous else 1)
+                           laps=trials if continuous else 1, race_duration=race_duration,
+                           reset_behind_dist=reset_behind_dist)
 
 
 def print_limits(run) -> None:

@@ -33,14 +33,21 @@ def race_create(
     lighting: str = typer.Option("studio", help="lighting preset every entrant races in"),
     off_track_penalty: float = typer.Option(1.0, help="seconds frozen after leaving the track"),
     seed: int = typer.Option(0, help="seed of the race's lighting draw"),
+    duration: float | None = typer.Option(
+        None, help="seconds of race time, after which a submission ends 'time_up' "
+                   "(DeepRacer's virtual events); default: no limit"),
+    max_resets: int = typer.Option(10_000, help="resets before a mistake ends a submission "
+                                                "(DRfC DR_EVAL_MAX_RESETS)"),
+    reverse_direction: bool = typer.Option(False, "--reverse-direction",
+                                           help="race the track the other way round"),
 ) -> None:
     """Create a race: its settings are fixed so that every submission compares."""
     from racerl.evaluate.races import create_race, database_path
 
-    race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed)
-    console.print(f"race {race.name}: {race.type}, {race.laps} laps on {race.track}, "
-                  f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s "
-                  f"(in {database_path()})", highlight=False)
+    race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed,
+                       duration, max_resets, reverse_direction)
+    console.print(f"race {race.name}: {race.describe()} (in {database_path()})",
+                  highlight=False)
 
 
 @race_app.command("submit")
@@ -68,8 +75,7 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
     from racerl.evaluate.races import get_race, leaderboard
 
     race = get_race(name)
-    table = Table(title=f"{race.name}: {race.type}, {race.laps} laps on {race.track}, "
-                        f"{race.lighting} light, off-track penalty {race.off_track_penalty:g} s")
+    table = Table(title=f"{race.name}: {race.describe()}")
     for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
                 "lap times s", "model", "tries"):
         table.add_column(col, no_wrap=True,
@@ -89,11 +95,14 @@ def race_list() -> None:
     from racerl.evaluate.races import list_races
 
     table = Table(title="Races")
-    for col in ("name", "type", "track", "laps", "lighting", "off-track penalty s", "seed"):
+    for col in ("name", "type", "track", "laps", "lighting", "off-track penalty s", "seed",
+                "duration s", "max resets", "direction"):
         table.add_column(col)
     for r in list_races():
         table.add_row(r.name, r.type, r.track, str(r.laps), r.lighting,
-                      f"{r.off_track_penalty:g}", str(r.seed))
+                      f"{r.off_track_penalty:g}", str(r.seed),
+                      "-" if r.race_duration is None else f"{r.race_duration:g}",
+                      str(r.max_resets), "reversed" if r.reverse_direction else "as drawn")
     console.print(table)
 
 

@@ -45,7 +45,10 @@ CREATE TABLE IF NOT EXISTS races (
     lighting TEXT NOT NULL,
     off_track_penalty REAL NOT NULL,
     seed INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    race_duration REAL,
+    max_resets INTEGER NOT NULL DEFAULT 10000,
+    reverse_direction INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,6 +68,13 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS submissions_by_race ON submissions(race);
 """
+ADDED_RACE_COLUMNS = {
+    "race_duration": "REAL",
+    "max_resets": "INTEGER NOT NULL DEFAULT 10000",
+    "reverse_direction": "INTEGER NOT NULL DEFAULT 0",
+}
+"""Race settings added after the first racerl release: a database written before them gets
+the columns (with the values its races were driven under) when it is next opened."""
 
 
 class RaceError(RacerlError):
@@ -81,12 +91,29 @@ class Race:
     off_track_penalty: float
     seed: int
     created: float
+    race_duration: float | None = None
+    """Seconds of race time after which a submission ends ``time_up`` (DeepRacer's virtual
+    events); None: no limit."""
+    max_resets: int = 10_000
+    """Resets a submission may take before a mistake ends it (DRfC DR_EVAL_MAX_RESETS)."""
+    reverse_direction: bool = False
+    """The track is raced the other way round (DRfC DR_EVAL_REVERSE_DIRECTION)."""
 
     def settings(self) -> EvalSettings:
         """The evaluation every submission to this race gets."""
-        rules = EvaluationRules(off_track_penalty=self.off_track_penalty, laps=self.laps)
+        rules = EvaluationRules(off_track_penalty=self.off_track_penalty, laps=self.laps,
+                                race_duration=self.race_duration, resets=self.max_resets)
         return EvalSettings(track=self.track, trials=1, lighting=self.lighting,
-                            seed=self.seed, rules=rules)
+                            seed=self.seed, rules=rules, reverse=bool(self.reverse_direction))
+
+    def describe(self) -> str:
+        """The race's settings in one line, as the CLI shows them."""
+        extra = "".join((
+            f", {self.race_duration:g} s race time" if self.race_duration else "",
+            f", at most {self.max_resets} resets" if self.max_resets != 10_000 else "",
+            ", reversed" if self.reverse_direction else ""))
+        return (f"{self.type}, {self.laps} laps on {self.track}, {self.lighting} light, "
+                f"off-track penalty {self.off_track_penalty:g} s{extra}")
 
 
 @dataclass(frozen=True)
@@ -116,12 +143,17 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=60000")
     conn.executescript(SCHEMA)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(races)")}
+    for column, kind in ADDED_RACE_COLUMNS.items():
+        if column not in have:
+            conn.execute(f"ALTER TABLE races ADD COLUMN {column} {kind}")
     return conn
 
 
 def create_race(name: str, track: str, race_type: str = "time-trial", laps: int = 3,
                 lighting: str = "studio", off_track_penalty: float = 1.0,
-                seed: int = 0) -> Race:
+                seed: int = 0, race_duration: float | None = None,
+                max_resets: int = 10_000, reverse_direction: bool = False) -> Race:
     """Register a race; its settings never change afterwards."""
     from racerl.track.catalog import load_track
 
@@ -137,14 +169,22 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
     check_lighting(lighting, "--lighting")
     if not 0.0 <= off_track_penalty <= 60.0:
         raise RaceError(f"--off-track-penalty {off_track_penalty}: use 0 to 60 seconds")
+    if race_duration is not None and not 0.0 < race_duration <= 3600.0:
+        raise RaceError(f"--duration {race_duration}: use more than 0 and at most 3600 seconds")
+    if max_resets < 0:
+        raise RaceError(f"--max-resets {max_resets}: use 0 (a mistake ends the race) or more")
     load_track(track)  # a clear error now rather than at the first submission
     race = Race(name, track, race_type, laps, lighting, float(off_track_penalty), seed,
-                time.time())
+                time.time(), None if race_duration is None else float(race_duration),
+                int(max_resets), bool(reverse_direction))
     with closing(connect()) as conn:
         try:
-            conn.execute("INSERT INTO races VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO races (name, track, type, laps, lighting, "
+                         "off_track_penalty, seed, created, race_duration, max_resets, "
+                         "reverse_direction) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (race.name, race.track, race.type, race.laps, race.lighting,
-                          race.off_track_penalty, race.seed, race.created))
+                          race.off_track_penalty, race.seed, race.created,
+                          race.race_duration, race.max_resets, int(race.reverse_direction)))
         except sqlite3.IntegrityError:
             raise RaceError(f"race {name!r} exists already "
                             f"(database {database_path()})") from None
@@ -153,17 +193,28 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
 
 def get_race(name: str) -> Race:
     with closing(connect()) as conn:
-        row = conn.execute("SELECT * FROM races WHERE name = ?", (name,)).fetchone()
+        row = conn.execute(f"SELECT {RACE_COLUMNS} FROM races WHERE name = ?",
+                           (name,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM races ORDER BY name")]
             raise RaceError(f"no race {name!r}; races: {', '.join(known) or 'none yet'} "
                             "(create one with `racerl race create`)")
-    return Race(*row)
+    return _race(row)
+
+
+RACE_COLUMNS = ("name, track, type, laps, lighting, off_track_penalty, seed, created, "
+                "race_duration, max_resets, reverse_direction")
+
+
+def _race(row: tuple) -> Race:
+    *head, reverse = row
+    return Race(*head, bool(reverse))
 
 
 def list_races() -> list[Race]:
     with closing(connect()) as conn:
-        return [Race(*row) for row in conn.execute("SELECT * FROM races ORDER BY created")]
+        return [_race(row) for row in
+                conn.execute(f"SELECT {RACE_COLUMNS} FROM races ORDER BY created")]
 
 
 def submit(race_name: str, entrant: Entrant) -> tuple[EvaluationRun, Standing]:

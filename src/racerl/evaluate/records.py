@@ -26,15 +26,9 @@ from pathlib import Path
 from racerl.atomic import atomic_write_json
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import EvaluationRun
+from racerl.model.deepracer_metrics import status_label
 from racerl.model.robomaker_log import LEADERBOARD, world_name, write_evaluation_log
 from racerl.model.simtrace import read_simtrace, write_simtrace
-from racerl.sim.state import Status
-
-# DeepRacer's evaluation metrics spell statuses for people.
-STATUS_LABELS = {Status.LAP_COMPLETE: "Lap complete", Status.OFF_TRACK: "Off track",
-                 Status.CRASHED: "Crashed", Status.IMMOBILIZED: "Immobilized",
-                 Status.REVERSED: "Reversed", Status.IN_PROGRESS: "In progress",
-                 Status.TIME_UP: "Time Up", Status.PAUSE: "Pause", Status.PREPARE: "Prepare"}
 
 
 def evaluations_dir(root: Path) -> Path:
@@ -92,7 +86,7 @@ def deepracer_metrics(run: EvaluationRun) -> dict:
                   "off_track_count": t.off_track, "reversed_count": t.reversed}
         entries.append({"completion_percentage": int(t.progress), "metric_time": now,
                         "start_time": now - elapsed, "elapsed_time_in_milliseconds": elapsed,
-                        "episode_status": STATUS_LABELS.get(t.status, t.status), **counts,
+                        "episode_status": status_label(t.status), **counts,
                         "reset_count": sum(counts.values()), "trial": t.trial})
     return {"metrics": entries}
 

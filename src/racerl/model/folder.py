@@ -15,6 +15,8 @@
     checkpoints/best.zip           the weights of the best evaluation during training so far
     checkpoints/best.json          that evaluation (the best-so-far record a resume goes on from)
     training_metrics.json          one entry per training episode and per evaluation lap
+    metrics/training/training-<time>-<name>.json   the same episodes in DeepRacer's metrics
+                                   format (deepracer-utils' ``TrainingMetrics``)
     sim-trace/training/training-simtrace/<i>-iteration.csv   one per DeepRacer iteration
                                    (num_episodes_between_training whole episodes)
     logs/training/training-<time>-<name>-robomaker.log   DeepRacer's simulation log: the
@@ -65,6 +67,11 @@ from racerl.model.config import (
     TrainConfig,
     hyperparameters_json,
     load_saved_config,
+)
+from racerl.model.deepracer_metrics import (
+    METRICS_VERSION,
+    best_model_metric_name,
+    write_training_metrics,
 )
 from racerl.model.robomaker_log import start_training_log, world_name
 from racerl.model.simtrace import training_trace_path
@@ -370,13 +377,15 @@ def _pickle(obj) -> bytes:
     return pickle.dumps(obj)
 
 
-def write_metrics(folder: ModelFolder, metrics: list[dict],
+def write_metrics(folder: ModelFolder, metrics: list[dict], per_iteration: int,
                   best_model_metric: str = "progress") -> None:
     """training_metrics.json, with the header DeepRacer writes (its metric spelled its way:
-    ``laptime``)."""
+    ``laptime``), and DeepRacer's own training metrics file derived from it, which the
+    community's Metrics notebook reads (:mod:`racerl.model.deepracer_metrics`)."""
     atomic_write_json(folder.metrics_path, {
-        "metrics": metrics, "version": 2.0,
-        "best_model_metric": {"lap_time": "laptime"}.get(best_model_metric, best_model_metric)})
+        "metrics": metrics, "version": METRICS_VERSION,
+        "best_model_metric": best_model_metric_name(best_model_metric)})
+    write_training_metrics(folder.root, metrics, per_iteration, best_model_metric)
 
 
 # -- reading what training wrote, checked ------------------------------------------------

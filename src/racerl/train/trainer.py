@@ -287,7 +287,7 @@ class Recorder(BaseCallback):
         """Checkpoint the weights, the episodes so far and the bookkeeping to resume them."""
         if self.block_rows:
             self._write_block()
-        write_metrics(self.folder, self.metrics, self.config.best_model_metric)
+        write_metrics(self.folder, self.metrics, self.per_file, self.config.best_model_metric)
         recent = training_episodes(self.metrics[-50:])
         state = {"iteration": self.progress.iteration, "num_timesteps": int(self.num_timesteps),
                  "episodes": self.progress.episodes, "metrics_count": len(self.metrics),
