@@ -268,6 +268,31 @@ def test_layer_errors_name_their_source(tmp_path):
         layered_config(TrainConfig(), None, None, {"speed": 1})
 
 
+def test_relative_paths_in_a_yaml_file_are_found_beside_it(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "my_reward.py").write_text("def reward_function(params):\n    return 1.0\n")
+    (folder / "actions.json").write_text(json.dumps(
+        {"action_space": [{"steering_angle": 0, "speed": 1}, {"steering_angle": 9, "speed": 1}]}))
+    (folder / "train.yaml").write_text("reward: my_reward.py\naction_space: actions.json\n"
+                                       "track: [oval, mine.npy]\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    for cfg in (load_config(folder / "train.yaml"),
+                layered_config(TrainConfig(), yaml_path=folder / "train.yaml")):
+        assert cfg.reward == str(folder / "my_reward.py")
+        assert cfg.action_space == str(folder / "actions.json")
+        assert cfg.track == ["oval", "mine.npy"]  # no mine.npy beside it: as written
+
+
+def test_a_relative_path_with_no_file_beside_the_yaml_keeps_its_meaning(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "train.yaml").write_text("reward: rewards/r.py\n"
+                                                     "action_space: racing\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("configs/train.yaml")
+    assert (cfg.reward, cfg.action_space) == ("rewards/r.py", "racing")
+
+
 def test_the_config_module_imports_no_machine_learning_library():
     code = ("import racerl.model.config, sys; "
             "print([m for m in ('torch', 'stable_baselines3') if m in sys.modules])")

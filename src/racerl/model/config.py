@@ -7,7 +7,10 @@ defaults (batch 64, 10 epochs, discount 0.99, the 3-layer CNN) are the ``deeprac
 (:func:`console_defaults`; it keeps racerl's batched rollouts). Any value can be set in a YAML file
 (``racerl train --config train.yaml``); unknown or out-of-range fields are refused with a
 message listing the valid ones. :func:`layered_config` stacks a base config, a preset, a YAML
-file and command-line flags the way ``racerl train`` does.
+file and command-line flags the way ``racerl train`` does. A relative path in a YAML file
+(``reward``, ``action_space``, a ``.npy`` track) is looked up beside the file first, so a
+config and the files it names can move together and be used from any working directory;
+a path with no such file there keeps its old meaning, relative to the working directory.
 
 DeepRacer-for-Cloud's training options (``DR_TRAIN_*`` in its ``run.env``) are fields with
 their names, meaning and defaults: ``change_start_position``, ``start_position_offset``,
@@ -334,7 +337,38 @@ def _read_yaml(path: Path) -> object:
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML config file (a partial one is fine: missing fields keep defaults)."""
     path = Path(path)
-    return load_config_dict(_read_yaml(path), str(path))
+    return load_config_dict(paths_beside(_read_yaml(path), path.parent), str(path))
+
+
+def paths_beside(data: object, folder: Path) -> object:
+    """``data`` (a config file's mapping) with each relative file path that names a file in
+    ``folder`` (the file's own folder) made absolute.
+
+    A config written next to its reward function and action space (``racerl import drfc``
+    does so) then works from any working directory. A path that names no file beside the
+    config is left as written, relative to the working directory as it always was; names
+    (a shipped reward example, a named action space, a track name) are no files and stay.
+    """
+    if not isinstance(data, dict):
+        return data
+
+    def beside(entry: object, track: bool = False) -> object:
+        if not isinstance(entry, str) or not entry or Path(entry).expanduser().is_absolute():
+            return entry
+        if track and not entry.endswith(".npy"):
+            return entry  # a track name, never a file path
+        candidate = folder / entry
+        return str(candidate.resolve()) if candidate.is_file() else entry
+
+    data = dict(data)
+    for key in ("reward", "action_space"):
+        if key in data:
+            data[key] = beside(data[key])
+    if isinstance(data.get("track"), list):
+        data["track"] = [beside(t, track=True) for t in data["track"]]
+    elif "track" in data:
+        data["track"] = beside(data["track"], track=True)
+    return data
 
 
 SAVED_FIELDS = ("track", "reward", "algorithm", "batch_size", "num_epochs", "learning_rate",
@@ -408,7 +442,8 @@ def layered_config(base: TrainConfig, preset: str | None = None,
                    overrides: dict | None = None) -> TrainConfig:
     """The settings of a run, each layer replacing what the one before set:
     ``base`` (defaults, or a cloned model's config) -> ``preset`` -> the keys the YAML file
-    at ``yaml_path`` actually writes -> ``overrides`` (command-line flags).
+    at ``yaml_path`` actually writes (its relative paths found beside it first:
+    :func:`paths_beside`) -> ``overrides`` (command-line flags).
 
     Only the keys the YAML file writes count, so a short file on top of a preset changes
     just those settings rather than resetting the rest to racerl's defaults. The file is
@@ -420,7 +455,7 @@ def layered_config(base: TrainConfig, preset: str | None = None,
         settings.update(preset_settings(preset))
     if yaml_path is not None:
         path = Path(yaml_path)
-        data = _read_yaml(path)
+        data = paths_beside(_read_yaml(path), path.parent)
         from_file = load_config_dict(data, str(path))
         written = set(data) if isinstance(data, dict) else set()
         settings.update({k: v for k, v in dataclasses.asdict(from_file).items() if k in written})
