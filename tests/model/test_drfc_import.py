@@ -188,6 +188,7 @@ def test_another_track_in_the_other_direction_and_other_hyperparameters(tmp_path
     set_env(root / "run.env", "DR_TRAIN_START_POSITION_OFFSET", "0.25")
     set_env(root / "run.env", "DR_ENABLE_DOMAIN_RANDOMIZATION", "True")
     set_env(root / "run.env", "DR_TRAIN_BEST_MODEL_METRIC", "lap_time")
+    set_env(root / "run.env", "DR_EVAL_RESET_BEHIND_DIST", "0.5")
     edit_json(root / "custom_files" / "hyperparameters.json", lr=0.001, batch_size=128,
               num_epochs=8, discount_factor=0.999, beta_entropy=0.005, stack_size=3,
               num_episodes_between_training=10, loss_type="mean squared error")
@@ -199,6 +200,8 @@ def test_another_track_in_the_other_direction_and_other_hyperparameters(tmp_path
     assert cfg["change_start_position"] is False and cfg["start_position_offset"] == 0.25
     assert cfg["lighting"] == "random" and imp.evaluation["lighting"] == "random"
     assert cfg["best_model_metric"] == "lap_time"
+    assert imp.evaluation["reset_behind_dist"] == 0.5
+    assert row(imp, "DR_EVAL_RESET_BEHIND_DIST").field == "racerl evaluate --reset-behind-dist"
     assert (cfg["learning_rate"], cfg["batch_size"], cfg["num_epochs"]) == (0.001, 128, 8)
     assert (cfg["discount_factor"], cfg["entropy"], cfg["frame_stack"]) == (0.999, 0.005, 3)
     assert cfg["num_episodes_between_training"] == 10 and cfg["network"] == "standard"

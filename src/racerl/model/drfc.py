@@ -172,7 +172,8 @@ class DrfcImport:
 # printed command the flags that change nothing.
 EVALUATE_DEFAULTS = {"trials": 3, "continuous": False, "max_resets": 10_000,
                      "off_track_penalty": 2.0, "collision_penalty": 5.0,
-                     "reverse_direction": False, "checkpoint": "best", "lighting": "studio"}
+                     "reverse_direction": False, "checkpoint": "best", "lighting": "studio",
+                     "reset_behind_dist": 1.0}
 
 
 # -- finding and reading the files -------------------------------------------------------
@@ -565,15 +566,6 @@ def _legacy(new_key: str, name: str) -> EnvHandler:
     return handle
 
 
-def _reset_behind_dist(m: _Mapper, e: EnvEntry) -> None:
-    dist = _float(e)
-    if dist == 1.0:
-        m.row(e.key, e.value, None, None, MAPPED, "racerl's evaluation rules use 1.0 m too")
-    else:
-        m.row(e.key, e.value, None, None, UNSUPPORTED, "racerl's evaluation rules keep 1.0 m "
-              f"(it moves resets behind obstacles; {OBSTACLES})")
-
-
 def _debug_reward(m: _Mapper, e: EnvEntry) -> None:
     if _bool(e):
         m.row(e.key, e.value, None, None, UNSUPPORTED, "racerl's evaluations log DeepRacer's "
@@ -695,7 +687,9 @@ ENV_SETTINGS: dict[str, EnvHandler] = {
     "DR_EVAL_REVERSE_DIRECTION": _eval_option("reverse_direction", _bool),
     "DR_EVAL_CHECKPOINT": _checkpoint,
     "DR_EVAL_SAVE_MP4": _save_mp4,
-    "DR_EVAL_RESET_BEHIND_DIST": _reset_behind_dist,
+    "DR_EVAL_RESET_BEHIND_DIST": _eval_option("reset_behind_dist", _float,
+                                              "metres (matters only with obstacles)",
+                                              minimum=0),
     "DR_EVAL_DEBUG_REWARD": _debug_reward,
     "DR_EVAL_RTF": _status(NOT_NEEDED, "racerl's simulator runs as fast as it can, with no "
                                        "real-time factor"),
