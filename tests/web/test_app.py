@@ -12,10 +12,10 @@ import time
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from racerl.web.app import create_app  # noqa: E402
-from racerl.web.jobs import INTERRUPTED, RUNNING, Job, JobTable, jobs_dir  # noqa: E402
+from racerl.web.app import create_app
+from racerl.web.jobs import INTERRUPTED, RUNNING, Job, JobTable, jobs_dir
 
 TINY = {"observation": "state", "network": "mlp", "n_envs": 8, "rollout_steps": 64,
         "batch_size": 128, "learning_rate": 1e-3, "num_episodes_between_training": 5}
@@ -180,7 +180,7 @@ def test_stop_and_resume_after_a_restart(client, tiny):
     assert client.post("/api/models/tiny/stop").status_code == 409
     # A job a server left running shows as interrupted after a restart; it can be resumed.
     record = Job("20000101-000000-abcdef", "train", "tiny", ["train"], state=RUNNING,
-                 started=time.time() + 1)
+                 started=time.time())
     (jobs_dir() / record.id).mkdir(parents=True)
     (jobs_dir() / record.id / "job.json").write_text(json.dumps(record.to_json()))
     client.app.state.jobs = JobTable()
@@ -221,7 +221,7 @@ def test_races_create_submit_leaderboard(client, tiny):
     r = client.post("/api/races/cup/submissions", json={"model": "tiny"})
     assert r.status_code == 201, r.text
     board = client.get("/api/races/cup").json()["leaderboard"]
-    assert {s["entrant"] for s in board} == {"centerline", "tiny"}
+    assert {s["entrant"] for s in board} == {"centerline @ 1.5 m/s", "tiny"}
     assert client.get("/api/races/nope").status_code == 404
     both = client.post("/api/races/cup/submissions", json={"model": "tiny",
                                                             "driver": "centerline"})
@@ -235,3 +235,12 @@ def test_export_downloads_the_bundle(client, tiny):
     with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
         names = tar.getnames()
     assert any(n.endswith(".onnx") for n in names), names
+
+
+def test_a_good_reward_gets_the_lab_ranking(client):
+    code = client.get("/api/settings").json()["rewards"]["progress"]
+    body = client.post("/api/rewards/validate", json={"code": code, "track": "oval"}).json()
+    assert body["ok"] is True and body["calls"] > 0
+    lab = body["lab"]
+    assert "behaviour" in lab["columns"] and len(lab["rows"]) > 3
+    assert isinstance(lab["warnings"], list) and lab["picture"].startswith("data:image/png")

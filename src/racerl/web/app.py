@@ -58,7 +58,7 @@ SHOWN_FIELDS = ("algorithm", "batch_size", "num_epochs", "learning_rate", "entro
 log = logging.getLogger("racerl.web")
 
 
-class BadRequest(RacerlError):
+class RequestError(RacerlError):
     """A request the API refuses, with the HTTP status to answer."""
 
     def __init__(self, message: str, status: int = 400):
@@ -282,7 +282,7 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 
         folder = _folder(name)
         if table.running(name) is not None or is_training(folder):
-            raise BadRequest(f"model {name!r} is training; stop it first", 409)
+            raise RequestError(f"model {name!r} is training; stop it first", 409)
         remove_model_folder(folder)
         return {"deleted": name}
 
@@ -331,7 +331,7 @@ def create_app(home: str | Path | None = None, token: str | None = None,
         _folder(name)
         job = table.running(name)
         if job is None:
-            raise BadRequest(f"model {name!r} has no running job", 409)
+            raise RequestError(f"model {name!r} has no running job", 409)
         return JobOut(**table.stop(job.id).to_json())
 
     @app.post("/api/models/{name}/resume", tags=["training"], status_code=201)
@@ -485,7 +485,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RacerlError)
     async def user_error(request: Request, exc: RacerlError):
-        status = exc.status if isinstance(exc, BadRequest) else \
+        status = exc.status if isinstance(exc, RequestError) else \
             404 if _missing(exc) else 409 if isinstance(exc, JobError) else 400
         return JSONResponse({"error": str(exc)}, status)
 
@@ -522,13 +522,13 @@ def _folder(name: str):
 
     folder = named_model_folder(name)
     if not folder.exists():
-        raise BadRequest(f"no model {name!r}", 404)
+        raise RequestError(f"no model {name!r}", 404)
     return folder
 
 
 def _budget(body: Budget) -> list[str]:
     if (body.steps is None) == (body.minutes is None):
-        raise BadRequest("give a budget: steps or minutes (one of them)")
+        raise RequestError("give a budget: steps or minutes (one of them)")
     return ["--steps", str(body.steps)] if body.steps is not None else \
         ["--minutes", f"{body.minutes:g}"]
 
@@ -601,7 +601,7 @@ def _start_training(body: CreateModel, table: JobTable):
         base = TrainConfig()
     unknown = set(body.hyperparameters) - set(SHOWN_FIELDS)
     if unknown:
-        raise BadRequest(f"settings not offered here: {', '.join(sorted(unknown))}; "
+        raise RequestError(f"settings not offered here: {', '.join(sorted(unknown))}; "
                          f"offered: {', '.join(SHOWN_FIELDS)}")
     from racerl.track.catalog import load_track
 
@@ -696,7 +696,7 @@ def _evaluation_map(root: Path, evaluation: str) -> Path:
     check_name(evaluation, "evaluation")
     found = {p.name: p for p in list_evaluations(root)}
     if evaluation not in found:
-        raise BadRequest(f"no evaluation {evaluation!r}", 404)
+        raise RequestError(f"no evaluation {evaluation!r}", 404)
     folder = found[evaluation]
     target = folder / "evaluation_chart.png"
     if not target.is_file():

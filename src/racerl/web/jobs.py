@@ -192,10 +192,8 @@ class JobTable:
         """The job once it has ended, or as it is after ``timeout`` seconds."""
         proc = self.processes.get(job_id)
         if proc is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         return self.get(job_id)
 
     def shutdown(self, grace: float = 20.0) -> None:
