@@ -483,3 +483,21 @@ def hyperparameters_json(config: TrainConfig) -> dict:
     }
 
 
+
+
+def field_help() -> dict[str, str]:
+    """Each TrainConfig field's documentation (the docstring under it), in field order, with
+    its lines joined: what ``racerl serve``'s create page shows beside each setting."""
+    import ast
+    import inspect
+    from itertools import pairwise
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    body = tree.body[0].body
+    found: dict[str, str] = {}
+    for node, after in pairwise(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) \
+                and isinstance(after.value.value, str):
+            found[node.target.id] = " ".join(after.value.value.split())
+    return found

@@ -276,6 +276,22 @@ def training_lock(folder: ModelFolder) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
+def is_training(folder: ModelFolder) -> bool:
+    """Whether a process holds the model's training lock right now (a run is going).
+
+    It tries the lock without waiting and lets go at once; a run starting in that instant
+    is refused as if another run held the lock, so callers (the web console's garage) ask
+    only to show a status, never in a loop."""
+    if not folder.lock_path.is_file():
+        return False
+    with open(folder.lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
 def check_can_create(folder: ModelFolder, force: bool) -> None:
     """Refuse to create a model where something is in the way: a model unless ``force``
     (it is then replaced), and always anything that is not a model, which racerl neither

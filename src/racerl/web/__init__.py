@@ -1,0 +1,1 @@
+"""The web console (``racerl serve``): a thin shell over the library, like the CLI."""

@@ -1,0 +1,50 @@
+// Races: create a time trial, submit a model or a scripted driver, the leaderboard.
+"use strict";
+let RACE = null;
+
+async function loadRaces() {
+  const races = await api("GET", "/api/races");
+  if (!races) return;
+  const body = document.querySelector("#races tbody");
+  body.replaceChildren();
+  for (const r of races) body.append(el("tr", {}, el("td", {}, r.name), el("td", {}, r.description),
+    el("td", {}, button("open", () => openRace(r.name)))));
+}
+
+async function openRace(name) {
+  const race = await api("GET", "/api/races/" + encodeURIComponent(name));
+  if (!race) return;
+  RACE = name;
+  document.getElementById("race-box").hidden = false;
+  document.getElementById("race-title").textContent = "Leaderboard: " + race.name;
+  document.getElementById("race-about").textContent = race.description;
+  const body = document.querySelector("#board tbody");
+  body.replaceChildren();
+  for (const s of race.leaderboard) body.append(el("tr", {}, el("td", {}, s.rank), el("td", {}, s.entrant), el("td", {}, fmt(s.total_time)),
+    el("td", {}, fmt(s.best_lap)), el("td", {}, `${s.laps_completed}/${race.laps}`), el("td", {}, s.off_track), el("td", {}, fmt(s.penalty, 1)),
+    el("td", {}, s.lap_times.map(t => t.toFixed(2)).join(" / ")), el("td", {}, s.submissions)));
+}
+
+async function init() {
+  await fillTracks(document.getElementById("race-track"), "loop");
+  const entrant = document.getElementById("entrant");
+  entrant.append(el("option", {value: "driver:centerline"}, "scripted: centre line at 1 m/s"), el("option", {value: "driver:raceline"}, "scripted: race line"));
+  const models = await api("GET", "/api/models") || [];
+  for (const m of models) entrant.append(el("option", {value: "model:" + m.name}, "model " + m.name));
+  document.getElementById("create-race").onclick = async () => {
+    const race = await api("POST", "/api/races", {name: document.getElementById("race-name").value.trim(), track: document.getElementById("race-track").value,
+      laps: Number(document.getElementById("race-laps").value), lighting: document.getElementById("race-lighting").value,
+      off_track_penalty: Number(document.getElementById("race-penalty").value)});
+    if (race) { await loadRaces(); openRace(race.name); }
+  };
+  document.getElementById("submit").onclick = async () => {
+    const [kind, name] = entrant.value.split(/:(.*)/);
+    const state = document.getElementById("submit-state");
+    state.textContent = "racing…";
+    const result = await api("POST", `/api/races/${encodeURIComponent(RACE)}/submissions`, kind === "model" ? {model: name} : {driver: name});
+    state.textContent = result ? `${result.standing.entrant} is #${result.standing.rank}` + (result.note ? ` (${result.note})` : "") : "";
+    openRace(RACE);
+  };
+  loadRaces();
+}
+init();
