@@ -4,9 +4,11 @@ One small camera model is trained for real (one PPO iteration) and exported with
 through the command line. Its frozen graph is then loaded with TensorFlow and with
 OpenVINO's converter exactly as the car does (by the car's tensor names, shape
 [1, 120, 160, 1], raw 0-255 pixel values), fed camera frames from the simulator, and
-compared with stable-baselines3's own computation. The network variants and the other
-algorithms are checked on untrained SB3 policies (heads re-drawn so that their outputs
-vary), and the models the car cannot run are refused.
+compared with stable-baselines3's own computation. Two camera models with continuous
+actions (PPO, SAC) are trained and exported too, and the car's steering and speed from
+their graphs compared with racerl's. The network variants are checked on untrained SB3
+policies (heads re-drawn so that their outputs vary), and the models the car cannot run are
+refused.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from racerl.edge.car import (
 )
 from racerl.edge.export import PolicyGraph, export_model
 from racerl.edge.runtime import METADATA_FILE
+from racerl.envs.actions import parse_action_space
 from racerl.envs.single import make_env
 from racerl.model.folder import model_folder
 from racerl.train.policies import policy_setup
@@ -230,6 +233,60 @@ def test_export_without_car_drops_the_old_car_bundle(home, exported):
     export_model("cam", out)
     assert not (out / CAR_FOLDER / "cam.tar.gz").exists()
     assert not (out / CAR_FOLDER / CAR_REPORT_FILE).exists()
+
+
+# -- continuous actions: PPO and SAC, trained ----------------------------------------------
+
+CONTINUOUS = {"action_space_type": "continuous", "action_space": {
+    "steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1.5}}}
+
+
+@pytest.fixture(scope="module")
+def continuous_home(tmp_path_factory):
+    """Camera models with continuous actions, PPO and SAC, trained briefly, exported --car."""
+    home = tmp_path_factory.mktemp("car_continuous_home")
+    space = home / "continuous.json"
+    space.write_text(json.dumps(CONTINUOUS))
+    with racerl_home(home):
+        for algorithm in ("ppo", "sac"):
+            train(f"cont-{algorithm}", quick_config(**CAMERA, algorithm=algorithm, batch_size=64,
+                                                     action_space=str(space)), steps=8 * 64)
+            export_model(f"cont-{algorithm}", car=True)
+    return home
+
+
+def _navigation(value: float, low: float, high: float) -> float:
+    """The car's navigation node on one continuous output: clip to [-1, 1], then
+    scale_continuous_value from [-1, 1] onto [low, high]."""
+    value = max(min(value, 1.0), -1.0)
+    return (high - low) / 2.0 * (value + 1.0) + low
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "sac"])
+def test_continuous_models_drive_the_same_on_the_car(continuous_home, monkeypatch, algorithm):
+    monkeypatch.setenv("RACERL_HOME", str(continuous_home))
+    name = f"cont-{algorithm}"
+    folder = model_folder(name)
+    archive = (folder.export_dir / CAR_FOLDER / car_archive_name(name)).read_bytes()
+    assert car_loader_problems(archive) == []
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        pb = tar.extractfile(PB_FILE).read()
+        metadata = json.loads(tar.extractfile(METADATA_FILE).read())
+    assert metadata["training_algorithm"] == ("clipped_ppo" if algorithm == "ppo" else "sac")
+    assert metadata["action_space_type"] == "continuous"
+    frames = _real_frames(name, count=16)
+    got = _run_pb(pb, CAR_INPUT[algorithm], CAR_OUTPUT[algorithm], frames)
+    model = _sb3_model(name)
+    want = _sb3_greedy(model.policy, algorithm, False, frames)
+    assert np.max(np.abs(got - want)) <= TF_TOLERANCE
+    # The car's steering and speed are the ones racerl drives (model.predict, then the
+    # action space's mapping).
+    actions = parse_action_space(metadata)
+    space = metadata["action_space"]
+    for out, obs in zip(got, frames, strict=True):
+        steer, speed = actions.to_physical(model.predict(obs, deterministic=True)[0])
+        assert abs(_navigation(float(out[0]), **space["steering_angle"]) - steer) < 1e-3
+        assert abs(_navigation(float(out[1]), **space["speed"]) - speed) < 1e-4
 
 
 # -- what the car cannot run --------------------------------------------------------------
