@@ -232,7 +232,7 @@ def test_export_without_car_drops_the_old_car_bundle(home, exported):
     assert (out / CAR_FOLDER / "cam.tar.gz").is_file()
     export_model("cam", out)
     assert not (out / CAR_FOLDER / "cam.tar.gz").exists()
-    assert not (out / CAR_FOLDER / CAR_REPORT_FILE).exists()
+    assert not (out / CAR_FOLDER).exists()
 
 
 # -- continuous actions: PPO and SAC, trained ----------------------------------------------

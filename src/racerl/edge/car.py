@@ -529,8 +529,11 @@ def write_car_bundle(bundle: CarBundle, out: Path) -> CarResult:
 
 def remove_car_bundle(name: str, out: Path) -> None:
     """An export without --car drops an older car bundle: it would hold other weights."""
+    folder = out / CAR_FOLDER
     for stale in (car_archive_name(name), CAR_REPORT_FILE):
-        (out / CAR_FOLDER / stale).unlink(missing_ok=True)
+        (folder / stale).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _meaning(algorithm: str, discrete: bool) -> str:
