@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 import tarfile
 import types
 
@@ -317,6 +319,17 @@ def test_missing_tensorflow_names_the_extra(monkeypatch):
                         lambda name, *a: None if name == "tensorflow" else real(name, *a))
     with pytest.raises(CarExportError, match=r"racerl\[car\]"):
         car.check_car_model(quick_config(**CAMERA), "cam")
+
+
+def test_training_does_not_load_tensorflow():
+    """With TensorFlow installed, torch's tensorboard writer (which stable-baselines3 loads)
+    would import all of it; racerl keeps tensorboard on its stub."""
+    script = ("import sys, racerl.train.trainer, racerl.edge.export; "
+              "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_archive_name_is_the_model_name_the_car_shows():
