@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import racerl  # noqa: F401  first: its tensorboard switch precedes any stable-baselines3 import
+
 REPO = Path(__file__).resolve().parents[1]
 # Training tunes torch's thread count by timing its updates (racerl.train.threads), and a
 # matrix product may round differently on another thread count: tests that compare two

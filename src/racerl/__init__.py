@@ -13,10 +13,19 @@ runtime (``racerl drive`` on onnxruntime) never loads the simulator, Gymnasium o
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 from racerl.envs.registration import ENV_ID, register_with_gymnasium
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError, TrackError
 from racerl.track import DEFAULT_TRACK
+
+# With TensorFlow installed (racerl[car]), torch's tensorboard writer, which
+# stable-baselines3 loads, would import all of TensorFlow into every training process:
+# seconds of start-up and TensorFlow's log lines, for a trainer that never uses it.
+# tensorboard's own switch, a module named tensorboard.compat.notf, keeps it on its built-in
+# TensorFlow stub, as without TensorFlow; racerl.edge.car imports TensorFlow itself.
+sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 _LAZY = {
     "RacerEnv": "racerl.envs.single",

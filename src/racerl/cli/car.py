@@ -27,11 +27,15 @@ def export_command(
     openvino: bool = typer.Option(True, "--openvino/--no-openvino",
                                   help="also write the OpenVINO IR"),
     checkpoint: str = CHECKPOINT_OPT,
+    car: bool = typer.Option(False, "--car",
+                             help="also the bundle the DeepRacer car's console loads: "
+                                  "car/<name>.tar.gz (TensorFlow model.pb + "
+                                  "model_metadata.json); needs racerl[car]"),
 ) -> None:
     """Export a trained model for the car: ONNX, OpenVINO IR, metadata, a .tar.gz bundle."""
     from racerl.edge.export import PARITY_TOLERANCE, export_model
 
-    result = export_model(name, out, openvino=openvino, checkpoint=checkpoint)
+    result = export_model(name, out, openvino=openvino, checkpoint=checkpoint, car=car)
     checkpoint_note(result.note)
     table = Table(title=f"Export of {name} ({result.checkpoint} checkpoint)")
     table.add_column("file")
@@ -43,6 +47,15 @@ def export_command(
         console.print(f"parity {runtime} vs torch: max abs diff {diff:.1e} "
                       f"(tolerance {PARITY_TOLERANCE:g})")
     console.print(f"bundle: {result.bundle}")
+    if result.car is not None:
+        from racerl.edge.car import FP16_TOLERANCE, TF_TOLERANCE
+
+        for runtime, diff in result.car.parity.items():
+            limit = FP16_TOLERANCE if runtime.endswith("fp16") else TF_TOLERANCE
+            console.print(f"car parity {runtime} vs torch: max abs diff {diff:.1e} "
+                          f"(tolerance {limit:g}, {result.car.frames} frames)")
+        console.print(f"car bundle: {result.car.bundle} (upload it in the car's device "
+                      "console: Models → Upload)")
 
 
 @app.command()

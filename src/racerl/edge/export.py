@@ -17,6 +17,10 @@ Outputs, per algorithm:
 A continuous action ``a`` in [-1, 1]² maps to ``low + (a + 1) / 2 * (high - low)`` for
 steering (degrees) and speed (m/s), with the ranges of model_metadata.json.
 
+With ``car=True`` (``racerl export --car``) the export also holds the bundle the stock
+DeepRacer car loads from its device console: a TensorFlow frozen graph under DeepRacer's
+tensor names and the car's model_metadata.json, in ``car/`` (:mod:`racerl.edge.car`).
+
 The weights are the model's best checkpoint (its best evaluation during training) unless
 ``checkpoint="last"`` asks for the latest; ``racerl_export.json`` says which (``checkpoint``).
 
@@ -42,6 +46,15 @@ import torch
 from torch import nn
 
 from racerl.atomic import atomic_write
+from racerl.edge.car import (
+    CarResult,
+    build_car_bundle,
+    camera_frames,
+    car_archive_name,
+    check_car_model,
+    remove_car_bundle,
+    write_car_bundle,
+)
 from racerl.edge.runtime import (
     CONTRACT_FILE,
     FORMAT,
@@ -98,19 +111,23 @@ class ExportResult:
     parity: dict[str, float]  # runtime -> max |runtime - torch| over all outputs
     checkpoint: str = "last"  # which checkpoint was exported: "best" or "last"
     note: str | None = None  # why it is not the one asked for (no best checkpoint)
+    car: CarResult | None = None  # the DeepRacer car's bundle, with --car
 
 
 def export_model(name: str, out: str | Path | None = None, openvino: bool = True,
-                 checkpoint: str = "best") -> ExportResult:
+                 checkpoint: str = "best", car: bool = False) -> ExportResult:
     """Export model ``name`` (name or folder) to ``out`` (default: ``<model>/export/``),
     from its ``checkpoint``: ``best`` (the last, with a note, when it has none) or
-    ``last``."""
+    ``last``. ``car``: also the bundle the DeepRacer car's console loads, in ``out/car/``
+    (:mod:`racerl.edge.car`); a model the car cannot run is refused before any work."""
     missing = [m for m in ("onnx", "onnxscript", "onnxruntime")
                if importlib.util.find_spec(m) is None]
     if missing:
         raise RacerlError(f"export needs {', '.join(missing)}: pip install 'racerl[export]'")
     folder = model_folder(name)
     config = folder.config()
+    if car:
+        check_car_model(config, folder.name)
     if out is not None and Path(out).expanduser().exists() \
             and not Path(out).expanduser().is_dir():
         raise RacerlError(f"--out {out}: exists and is not a folder")
@@ -134,12 +151,24 @@ def export_model(name: str, out: str | Path | None = None, openvino: bool = True
     contract["parity_max_abs_diff"] = parity
     files[CONTRACT_FILE] = (json.dumps(contract, indent=2) + "\n").encode()
     files[README_FILE] = car_readme(folder.name, contract, metadata, "model.xml" in files)
+    car_bundle = None
+    if car:  # built and checked before anything is written
+        frames = camera_frames(config, str(folder.metadata_path), graph, discrete)
+        car_bundle = build_car_bundle(folder.name, graph, config, metadata, frames,
+                                      chosen.kind)
     written = [atomic_write(out / fname, lambda f, d=data: f.write(d))
                for fname, data in files.items()]
     for stale in IR_FILES if not openvino else ():
         (out / stale).unlink(missing_ok=True)  # an older export's IR would not match
     bundle = atomic_write(out / f"{folder.name}.tar.gz", lambda f: write_tar(f, files))
-    return ExportResult(out, bundle, [*written, bundle], parity, chosen.kind, chosen.note)
+    if car_bundle is None:
+        remove_car_bundle(folder.name, out)  # an older one would hold other weights
+        car_result = None
+    else:
+        car_result = write_car_bundle(car_bundle, out)
+        written += [car_result.bundle, car_result.report]
+    return ExportResult(out, bundle, [*written, bundle], parity, chosen.kind, chosen.note,
+                        car_result)
 
 
 def _metadata(folder: ModelFolder) -> dict:
@@ -300,14 +329,14 @@ Run it anywhere with Python and onnxruntime, no torch needed
     racerl drive {name}.tar.gz --source run.mp4 --runtime openvino
 
 On a DeepRacer car: the car's own software loads a model `.tar.gz` from the device console
-and expects a TensorFlow frozen graph (`model.pb`, rl_coach node names) beside
-`model_metadata.json`, which it converts itself (OpenVINO's Model Optimizer on the original
-software; the community's current version converts to TFLite). racerl writes no TensorFlow
-graph, so this bundle does NOT load through the device console as is. What a car owner can
-do: copy the bundle to the car (it has an Intel CPU and OpenVINO), run `model.xml` (or
-`model.onnx` with onnxruntime) on the frames of their own camera node with the input above,
-and send the chosen steering and speed to the car's servo node. Not verified without a car:
-loading on the car's software, the car's OpenVINO version reading this IR, the real
-camera's picture (a 120° lens; the simulator's is 64.7°) and driving the real track.
+(Models → Upload) and expects a TensorFlow frozen graph (`model.pb`, DeepRacer's tensor
+names) beside `model_metadata.json`, which it converts itself with OpenVINO's Model
+Optimizer. This bundle is not that one: `racerl export {name} --car` writes it, as
+`car/{car_archive_name(name)}` beside this export, for grey single-frame camera
+models. This bundle is for your own runtime: run `model.xml` (or `model.onnx` with
+onnxruntime) on the camera frames with the input above and send the chosen steering and
+speed to the car's servo node.
+Not verified without a car: loading on the car's software, the real camera's picture (a
+120° lens; the simulator's is 64.7°) and driving the real track.
 """
     return text.encode("utf-8")
