@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_TRACKS)),)
 export RACERL_TRACK_PATH ?= $(SHARED_TRACKS)
 endif
 
-.PHONY: demo test test-fast lint setup sandbox-tools clean
+.PHONY: demo test test-fast lint setup sandbox-tools browser-tools clean
 
 setup: sandbox-tools $(VENV)/.installed
 
@@ -30,6 +30,15 @@ sandbox-tools:
 	  apt-get install -y -qq bubblewrap libseccomp2 >/dev/null || \
 	  { apt-get update -qq && apt-get install -y -qq bubblewrap libseccomp2 >/dev/null; }; \
 	else echo "sandbox: install bubblewrap and libseccomp2 (sudo apt install bubblewrap)"; fi
+
+# The web console's browser tests (tests/web/test_browser.py) drive Debian's Chromium through
+# Playwright: installed when missing and this is root; otherwise it says what to install.
+browser-tools:
+	@if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq chromium >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+	else echo "browser tests: install Chromium (sudo apt install chromium)"; fi
 
 # The main job: train a racer on the default track with the racing preset (the progress
 # reward, 1-4 m/s), evaluate it under DeepRacer's evaluation rules (train does it when it

@@ -168,7 +168,7 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     app = FastAPI(title="racerl console", version="0.1", lifespan=lifespan,
                   description="The JSON API of `racerl serve`: models, training jobs, "
                               "evaluations, races and export. Errors are {\"error\": ...}.",
-                  responses={400: {"model": ErrorOut}})
+                  responses={400: {"model": ErrorOut}}, docs_url=None, redoc_url=None)
     app.state.jobs = table
     app.state.token = token
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -203,6 +203,18 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     @app.get("/jobs", include_in_schema=False)
     def jobs_page(request: Request):
         return page(request, "jobs.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_page(request: Request):
+        """The API's reference from its OpenAPI schema, served here (no CDN: the console
+        works offline); Swagger UI, which loads its scripts from a CDN, is at /docs/swagger."""
+        return page(request, "api.html", endpoints=_endpoints(app.openapi()))
+
+    @app.get("/docs/swagger", include_in_schema=False)
+    def swagger_page():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="racerl console API")
 
     # -- tracks, settings, rewards --------------------------------------------------------
 
@@ -507,6 +519,21 @@ def _error_handlers(app: FastAPI) -> None:
         log.exception("error in %s %s", request.method, request.url.path)
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server's "
                                       "log has the details"}, 500)
+
+
+def _endpoints(schema: dict) -> list[dict]:
+    """The routes of an OpenAPI schema as the API page lists them, by tag."""
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "")
+            rows.append({"tag": (op.get("tags") or ["other"])[0], "method": method.upper(),
+                         "path": path, "summary": op.get("summary", ""),
+                         "description": op.get("description", ""),
+                         "parameters": [p["name"] for p in op.get("parameters", [])],
+                         "body": ref.rsplit("/", 1)[-1] if ref else ""})
+    return rows
 
 
 def _missing(exc: RacerlError) -> bool:

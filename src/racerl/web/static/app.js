@@ -68,7 +68,7 @@ function lineChart(series, {width = 820, height = 300, yLabel = ""} = {}) {
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("class", "chart");
-  const pad = {l: 48, r: 12, t: 12, b: 36};
+  const pad = {l: 48, r: 12, t: 30, b: 36};  // the legend and the y label sit above the plot
   const all = series.flatMap(s => s.points);
   if (all.length === 0) {
     const t = document.createElementNS(ns, "text");
@@ -101,7 +101,7 @@ function lineChart(series, {width = 820, height = 300, yLabel = ""} = {}) {
     text(pad.l - 4, Y(y) + 4, y.toFixed(Math.abs(y1 - y0) < 10 ? 1 : 0), "end");
   }
   text(width / 2, height - 6, "iteration", "middle");
-  text(pad.l - 40, pad.t + 4, yLabel, "start");
+  text(4, 16, yLabel, "start");
   for (let k = 0; k <= 4; k++) {
     const x = x0 + (x1 - x0) * k / 4;
     text(X(x), height - pad.b + 16, x.toFixed(0), "middle");
@@ -121,9 +121,9 @@ function lineChart(series, {width = 820, height = 300, yLabel = ""} = {}) {
     }
     const lx = pad.l + 10 + i * 190;
     const r = document.createElementNS(ns, "rect");
-    r.setAttribute("x", lx); r.setAttribute("y", pad.t); r.setAttribute("width", 12); r.setAttribute("height", 12);
+    r.setAttribute("x", lx); r.setAttribute("y", 6); r.setAttribute("width", 12); r.setAttribute("height", 12);
     r.setAttribute("fill", s.colour); svg.append(r);
-    text(lx + 16, pad.t + 11, s.label, "start");
+    text(lx + 16, 17, s.label, "start");
   });
   return svg;
 }

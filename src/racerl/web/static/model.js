@@ -69,7 +69,29 @@ async function watchJob(job, label) {
   loadEvaluations();
 }
 
+// "Create and train" opens this page at once, before the job's `racerl train` has made
+// the model's folder: wait for it while that job runs.
+async function waitForFolder() {
+  const status = document.getElementById("status");
+  while (true) {
+    const models = await api("GET", "/api/models");
+    if (!models) return false;
+    if (models.some(m => m.name === MODEL)) return true;
+    const jobs = await api("GET", "/api/jobs");
+    if (!jobs) return false;
+    if (!jobs.some(j => j.model === MODEL && j.state === "running")) {
+      showError(`no model ${MODEL}`);
+      return false;
+    }
+    status.textContent = "starting";
+    status.className = "status training";
+    document.getElementById("summary").textContent = "the training job is starting…";
+    await new Promise(r => setTimeout(r, 1000));
+  }
+}
+
 async function init() {
+  if (!await waitForFolder()) return;
   const model = await api("GET", BASE);
   if (!model) return;
   await fillTracks(document.getElementById("eval-track"), Array.isArray(model.track) ? model.track[0] : model.track);
