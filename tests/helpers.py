@@ -101,3 +101,19 @@ def racerl_home(path: Path) -> Iterator[Path]:
             os.environ.pop("RACERL_HOME")
         else:
             os.environ["RACERL_HOME"] = old
+
+
+EVALUATION_FOLDERS = ("sim-trace/evaluation", "sim-trace/leaderboard", "logs/evaluation",
+                      "logs/leaderboard", "metrics/evaluation", "metrics/leaderboard")
+"""Where a model folder keeps its evaluations (and race submissions)."""
+
+
+def copy_trained_model(source: Path, target: Path) -> Path:
+    """A copy of a trained model folder as training left it, without the evaluations that
+    other tests saved into the shared original."""
+    import shutil
+
+    shutil.copytree(source, target)
+    for folder in EVALUATION_FOLDERS:
+        shutil.rmtree(target / folder, ignore_errors=True)
+    return target

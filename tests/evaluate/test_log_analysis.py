@@ -4,7 +4,6 @@ examples and of the deepracer-analysis notebooks)."""
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from racerl.home import builtin_tracks_dir
 from racerl.model.best_checkpoint import training_episodes
 from racerl.model.folder import ModelFolder
 from racerl.model.simtrace import read_simtrace, training_trace_path
-from tests.helpers import racerl_home
+from tests.helpers import copy_trained_model, racerl_home
 
 matplotlib.use("Agg")
 logs = pytest.importorskip("deepracer.logs")
@@ -34,10 +33,7 @@ def analysed(tiny_model_home, tmp_path_factory):
     folder name and run."""
     home = tmp_path_factory.mktemp("log_analysis_home")
     root = home / "models" / "tiny"
-    shutil.copytree(tiny_model_home / "models" / "tiny", root)
-    for earlier in ("sim-trace/evaluation", "sim-trace/leaderboard", "logs/evaluation",
-                    "logs/leaderboard", "metrics/evaluation", "metrics/leaderboard"):
-        shutil.rmtree(root / earlier, ignore_errors=True)  # other tests' evaluations of it
+    copy_trained_model(tiny_model_home / "models" / "tiny", root)
     runs = {}
     with racerl_home(home):
         who = model_entrant(str(root))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 import time
 
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from racerl.web.app import create_app
 from racerl.web.jobs import INTERRUPTED, RUNNING, Job, JobTable, jobs_dir
+from tests.helpers import copy_trained_model
 
 TINY = {"observation": "state", "network": "mlp", "n_envs": 8, "rollout_steps": 64,
         "batch_size": 128, "learning_rate": 1e-3, "num_episodes_between_training": 5}
@@ -32,7 +32,7 @@ def client():
 @pytest.fixture
 def tiny(tiny_model_home, isolated_home):
     """The session's tiny trained model, copied into this test's home."""
-    shutil.copytree(tiny_model_home / "models" / "tiny", isolated_home / "models" / "tiny")
+    copy_trained_model(tiny_model_home / "models" / "tiny", isolated_home / "models" / "tiny")
     return "tiny"
 
 

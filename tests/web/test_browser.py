@@ -10,13 +10,14 @@ browser-tools`` does it as root): without it these tests fail, they never skip.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import copy_trained_model
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +98,7 @@ def page(browser, server):
 @pytest.fixture
 def tiny(tiny_model_home, isolated_home):
     """The session's tiny trained model, copied into this test's home."""
-    shutil.copytree(tiny_model_home / "models" / "tiny", isolated_home / "models" / "tiny")
+    copy_trained_model(tiny_model_home / "models" / "tiny", isolated_home / "models" / "tiny")
     return "tiny"
 
 
