@@ -50,7 +50,8 @@ from racerl.envs.actions import parse_action_space
 from racerl.envs.single import make_env
 from racerl.model.folder import model_folder
 from racerl.train.policies import policy_setup
-from racerl.train.trainer import load_model, load_policy, train
+from racerl.train.trainer import train
+from tests.edge.driven import greedy_observations, sb3_model
 from tests.helpers import racerl_home
 from tests.train.test_train import quick_config
 
@@ -83,28 +84,8 @@ def _archive(out) -> dict[str, bytes]:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
 
 
-def _sb3_model(name: str):
-    folder = model_folder(name)
-    config = folder.config().replace(action_space=str(folder.metadata_path))
-    return load_model(config, folder.checkpoint_path, None)
 
 
-def _real_frames(name: str, count: int = 24) -> np.ndarray:
-    """Camera frames of the model's own greedy drive, studio then random lighting."""
-    config = model_folder(name).config()
-    policy, _ = load_policy(name)
-    frames = []
-    for lighting in ("studio", "random"):
-        env = make_env(track=config.track, observation="camera",
-                       action_space=str(model_folder(name).metadata_path), lighting=lighting,
-                       seed=3)
-        obs, _ = env.reset()
-        for _ in range(count // 2):
-            frames.append(obs)
-            obs, _, terminated, truncated, _ = env.step(policy(obs))
-            if terminated or truncated:
-                obs, _ = env.reset()
-    return np.stack(frames)
 
 
 def _sb3_probabilities(model, frames: np.ndarray) -> np.ndarray:
@@ -205,8 +186,8 @@ def test_frozen_graph_fed_by_the_car_names_matches_sb3(home, exported):
                                              "BiasAdd", "Relu", "Reshape", "MatMul", "Softmax"}
     consumed = {i.split(":")[0].lstrip("^") for n in nodes.values() for i in n.input}
     assert [name for name in nodes if name not in consumed] == [CAR_OUTPUT["ppo"]]
-    model = _sb3_model("cam")
-    frames = _real_frames("cam")
+    model = sb3_model("cam")
+    frames = greedy_observations("cam", count=24, seed=3)
     random = np.random.default_rng(5).integers(0, 256, (8, 120, 160, 1), dtype=np.uint8)
     for batch in (frames, random):
         got = _run_pb(pb, CAR_INPUT["ppo"], CAR_OUTPUT["ppo"], batch)
@@ -222,8 +203,8 @@ def test_openvino_converts_it_as_the_car_does(home, exported, tmp_path):
     assert len(model.outputs) == 1  # the car's inference node reads the first output
     assert f"{CAR_OUTPUT['ppo']}:0" in model.outputs[0].get_names()
     assert list(model.inputs[0].get_shape()) == [1, 120, 160, 1]
-    frames = _real_frames("cam", count=12)
-    want = _sb3_probabilities(_sb3_model("cam"), frames)
+    frames = greedy_observations("cam", count=12, seed=3)
+    want = _sb3_probabilities(sb3_model("cam"), frames)
     for fp16, tolerance in ((False, TF_TOLERANCE), (True, FP16_TOLERANCE)):
         got = car.run_openvino(model, frames, fp16=fp16)
         assert np.max(np.abs(got - want)) <= tolerance
@@ -276,9 +257,9 @@ def test_continuous_models_drive_the_same_on_the_car(continuous_home, monkeypatc
         metadata = json.loads(tar.extractfile(METADATA_FILE).read())
     assert metadata["training_algorithm"] == ("clipped_ppo" if algorithm == "ppo" else "sac")
     assert metadata["action_space_type"] == "continuous"
-    frames = _real_frames(name, count=16)
+    frames = greedy_observations(name, count=16, seed=3)
     got = _run_pb(pb, CAR_INPUT[algorithm], CAR_OUTPUT[algorithm], frames)
-    model = _sb3_model(name)
+    model = sb3_model(name)
     want = _sb3_greedy(model.policy, algorithm, False, frames)
     assert np.max(np.abs(got - want)) <= TF_TOLERANCE
     # The car's steering and speed are the ones racerl drives (model.predict, then the

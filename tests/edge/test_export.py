@@ -37,7 +37,8 @@ from racerl.envs.single import make_env
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import EvalSettings, evaluate, model_entrant, run_trials
 from racerl.model.folder import model_folder
-from racerl.train.trainer import load_model, load_policy, train
+from racerl.train.trainer import load_policy, train
+from tests.edge.driven import greedy_observations, sb3_model
 from tests.helpers import racerl_home
 from tests.train.test_train import quick_config
 
@@ -68,28 +69,8 @@ def home(models, monkeypatch):
     return models[0]
 
 
-def _sb3_model(name: str):
-    folder = model_folder(name)
-    config = folder.config().replace(action_space=str(folder.metadata_path))
-    return load_model(config, folder.checkpoint_path, None)
 
 
-def _real_observations(name: str, count: int = 40) -> np.ndarray:
-    """Observations the model really sees: its own greedy drive, then random lighting."""
-    config = model_folder(name).config()
-    policy, _ = load_policy(name)
-    observations = []
-    for lighting in ("studio", "random"):
-        env = make_env(track=config.track, observation=config.observation,
-                       action_space=str(model_folder(name).metadata_path), lighting=lighting,
-                       seed=1)
-        obs, _ = env.reset()
-        for _ in range(count // 2):
-            observations.append(obs)
-            obs, _, terminated, truncated, _ = env.step(policy(obs))
-            if terminated or truncated:
-                obs, _ = env.reset()
-    return np.stack(observations)
 
 
 def _sb3_reference(model, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -118,13 +99,13 @@ def _max_diff(policy: EdgePolicy, model, batch: np.ndarray) -> float:
 @pytest.mark.parametrize("name", ["cam", "cont-ppo", "cont-sac"])
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_runtime_matches_torch_on_random_and_real_inputs(home, name, runtime):
-    model = _sb3_model(name)
+    model = sb3_model(name)
     policy = EdgePolicy(load_bundle(name), runtime)
     shape = policy.contract.input_shape
     rng = np.random.default_rng(42)
     random = rng.integers(0, 256, (16, *shape), dtype=np.uint8) if name == "cam" \
         else rng.normal(0, 2, (16, *shape)).astype(np.float32)
-    real = _real_observations(name)
+    real = greedy_observations(name, count=40, seed=1)
     assert _max_diff(policy, model, random) <= PARITY_TOLERANCE
     assert _max_diff(policy, model, real) <= PARITY_TOLERANCE
     # The greedy action of the export is the one torch's model.predict picks.
@@ -328,7 +309,7 @@ def test_cli_drive_on_an_image_folder_writes_the_chosen_actions(home, tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["frame"] for r in rows] == [f"{i:03d}.png" for i in range(6)]
     # The same frames through torch: the grey conversion of racerl.edge.frames, then predict.
-    model = _sb3_model("cam")
+    model = sb3_model("cam")
     space = model_folder("cam").action_space()
     for row, picture in zip(rows, pictures, strict=True):
         grey = camera_frame(picture, rgb=False, where="test")
@@ -469,7 +450,7 @@ def test_colour_and_stacked_frames_keep_their_channel_order(tmp_path, monkeypatc
     result = export_model("stack")
     policy = EdgePolicy(load_bundle(result.bundle))
     assert policy.contract.input_shape == (120, 160, 6)
-    model = _sb3_model("stack")
+    model = sb3_model("stack")
     env = make_env(track="oval", rgb=True, frame_stack=2, seed=0)
     obs, _ = env.reset()
     real = []
