@@ -198,17 +198,9 @@ def plot(
 
 def _plot_evaluation(root: Path, out: Path | None) -> None:
     from racerl.evaluate.records import latest_evaluation, load_summary, read_trace
-    from racerl.track.catalog import load_track
-    from racerl.viz.charts import evaluation_chart
+    from racerl.viz.charts import saved_evaluation_chart
 
     found = latest_evaluation(root)
-    about = load_summary(found)
-    settings = about["settings"]
-    s = about["summary"]
-    title = (f"{about['driver']} on {settings['track']} ({settings['lighting']} light): "
-             f"{s['laps']}/{s['trials']} laps, best {seconds(s['best_lap'])} s, "
-             f"{s['off_track']} off track — evaluation {about['id']}")
     target = out or root / "evaluation_chart.png"
-    course = load_track(settings["track"], reverse=settings.get("reverse_direction", False))
-    evaluation_chart(read_trace(found), course, title, target)
+    saved_evaluation_chart(load_summary(found), read_trace(found), target)
     console.print(f"saved {target}")

@@ -101,6 +101,20 @@ def _lap_time_panel(ax, evaluations, best_evaluation: int | None) -> None:
     ax.legend(loc="upper right", fontsize=8)
 
 
+def saved_evaluation_chart(about: dict, rows: list[dict], path: str | Path) -> Path:
+    """:func:`evaluation_chart` of a saved evaluation (its ``evaluation.json`` summary and
+    its trace), on the track and in the direction it was driven, titled with its result."""
+    from racerl.track.catalog import load_track
+
+    settings, s = about["settings"], about["summary"]
+    best = "-" if s["best_lap"] is None else f"{s['best_lap']:.2f}"
+    title = (f"{about['driver']} on {settings['track']} ({settings['lighting']} light): "
+             f"{s['laps']}/{s['trials']} laps, best {best} s, {s['off_track']} off track "
+             f"— evaluation {about['id']}")
+    track = load_track(settings["track"], reverse=settings.get("reverse_direction", False))
+    return evaluation_chart(rows, track, title, path)
+
+
 def evaluation_chart(rows: list[dict], track, title: str, path: str | Path) -> Path:
     """Two track maps of an evaluation: the driven line coloured by commanded speed, and
     by the action taken (action index, or steering for continuous actions); the points

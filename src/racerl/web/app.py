@@ -563,7 +563,7 @@ def _budget(body: Budget) -> list[str]:
 def _model_summary(name: str, table: JobTable) -> ModelOut:
     """A model's line in the garage; a damaged folder still gets one, saying so."""
     from racerl.evaluate.records import list_evaluations, load_summary
-    from racerl.model.folder import is_training, named_model_folder
+    from racerl.model.folder import named_model_folder
 
     folder = named_model_folder(name)
     created = folder.config_path.stat().st_mtime
@@ -574,17 +574,23 @@ def _model_summary(name: str, table: JobTable) -> ModelOut:
     except (RacerlError, OSError, ValueError, KeyError) as exc:
         return ModelOut(name=name, status="damaged", track="?", created=created,
                         error=str(exc))
-    job = table.latest(name, "train")
-    if is_training(folder) or (job is not None and job.state == RUNNING):
-        status = "training"
-    elif job is not None and job.state != "done":
-        status = job.state
-    else:
-        status = "done" if folder.checkpoint_path.is_file() else "new"
     laps = [lap for lap in laps if lap is not None]
-    return ModelOut(name=name, status=status, track=config.track, created=created,
+    return ModelOut(name=name, status=_status(folder, table), track=config.track,
+                    created=created,
                     iteration=state.get("iteration"), steps=state.get("num_timesteps"),
                     best_training_evaluation=best, best_lap=min(laps) if laps else None)
+
+
+def _status(folder, table: JobTable) -> str:
+    """training, a job's end (stopped, failed, interrupted), done, or new."""
+    from racerl.model.folder import is_training
+
+    job = table.latest(folder.name, "train")
+    if is_training(folder) or (job is not None and job.state == RUNNING):
+        return "training"
+    if job is not None and job.state != "done":
+        return job.state
+    return "done" if folder.checkpoint_path.is_file() else "new"
 
 
 def _metrics(folder, table: JobTable) -> dict:
@@ -603,7 +609,7 @@ def _metrics(folder, table: JobTable) -> dict:
     return {"iterations": per_iteration,
             "evaluations": [e.to_json() for e in evaluation_summaries(records)],
             "state": folder.state() if folder.state_path.is_file() else {},
-            "status": _model_summary(folder.name, table).status,
+            "status": _status(folder, table),
             "job": job.to_json() if job is not None else None}
 
 
@@ -717,8 +723,7 @@ def _track_png_cached(name: str, path: str, mtime: float) -> bytes:
 def _evaluation_map(root: Path, evaluation: str) -> Path:
     """The evaluation's map PNG, drawn once into its folder."""
     from racerl.evaluate.records import list_evaluations, load_summary, read_trace
-    from racerl.track.catalog import load_track
-    from racerl.viz.charts import evaluation_chart
+    from racerl.viz.charts import saved_evaluation_chart
 
     check_name(evaluation, "evaluation")
     found = {p.name: p for p in list_evaluations(root)}
@@ -727,14 +732,7 @@ def _evaluation_map(root: Path, evaluation: str) -> Path:
     folder = found[evaluation]
     target = folder / "evaluation_chart.png"
     if not target.is_file():
-        about = load_summary(folder)
-        settings, s = about["settings"], about["summary"]
-        best = "-" if s["best_lap"] is None else f"{s['best_lap']:.2f}"
-        title = (f"{about['driver']} on {settings['track']} ({settings['lighting']} light): "
-                 f"{s['laps']}/{s['trials']} laps, best {best} s, {s['off_track']} off track")
-        course = load_track(settings["track"],
-                            reverse=settings.get("reverse_direction", False))
-        evaluation_chart(read_trace(folder), course, title, target)
+        saved_evaluation_chart(load_summary(folder), read_trace(folder), target)
     return target
 
 
