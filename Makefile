@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test,car]'
+	$(BIN)/python -m pip install --quiet -e '.[test,car,ray]'
 	touch $@
 
 # The reward sandbox's isolation on Linux: bubblewrap and libseccomp (Debian/Ubuntu names),
