@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -58,9 +60,24 @@ def race_submit(
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
     checkpoint: str = CHECKPOINT_OPT,
+    server: str | None = typer.Option(
+        None, help="submit to a league server (racerl serve --league) instead of this "
+                   "machine: the model is exported and its bundle uploaded"),
+    racer: str | None = typer.Option(None, help="with --server: your racer name"),
+    token: str | None = typer.Option(None, help="with --server: your racer token "
+                                                "(racerl league join)"),
+    bundle: Path | None = typer.Option(None, help="with --server: an exported .tar.gz "
+                                                  "to upload instead of a model"),
+    wait: bool = typer.Option(True, help="with --server: wait for the result"),
 ) -> None:
-    """Race a model (or a scripted driver) and put it on the leaderboard."""
+    """Race a model (or a scripted driver) and put it on the leaderboard; with --server,
+    on a league server's."""
     from racerl.evaluate.races import submit
+
+    if server is not None:
+        from racerl.cli.league import remote_submit
+
+        return remote_submit(name, server, racer, token, bundle, model, checkpoint, wait)
 
     who = pick_entrant(model, driver, speed, checkpoint)
     run, standing = submit(name, who)

@@ -15,6 +15,9 @@ def serve(
                              "machine's (127.0.0.1, localhost, ::1) requires a token, "
                              "printed at start"),
     port: int = typer.Option(8000, help="port to listen on"),
+    league: bool = typer.Option(False, "--league", help="a league server: racers join, "
+                                "upload bundles and see the standings (/league) without "
+                                "the console's token"),
 ) -> None:
     """Run the web console: garage, training with a live chart, evaluation, races, export."""
     try:
@@ -33,4 +36,9 @@ def serve(
         console.print(f"racerl console on {address}?token={token}\nrequests need this "
                       f"token (X-Racerl-Token header, or open the address above once)",
                       highlight=False, soft_wrap=True)
-    uvicorn.run(create_app(token=token), host=host, port=port, log_level="warning")
+    if league:
+        console.print(f"league standings on {address}league; racers join with: racerl "
+                      f"league join --server {address} --name NAME", highlight=False,
+                      soft_wrap=True)
+    uvicorn.run(create_app(token=token, league=league), host=host, port=port,
+                log_level="warning")

@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from racerl.errors import RacerlError
 from racerl.home import check_name
 from racerl.web.jobs import RUNNING, JobError, JobTable
+from racerl.web.league import body_limit, install_league, is_public
 
 HERE = Path(__file__).parent
 MAX_BODY = 1_000_000  # bytes: a reward function and a form, with room to spare
@@ -153,9 +154,12 @@ class ErrorOut(BaseModel):
 
 
 def create_app(home: str | Path | None = None, token: str | None = None,
-               max_body: int = MAX_BODY, jobs: JobTable | None = None) -> FastAPI:
+               max_body: int = MAX_BODY, jobs: JobTable | None = None,
+               league: bool = False) -> FastAPI:
     """The console's app; ``home`` sets RACERL_HOME for this process and its jobs, a
-    ``token`` is then required by every request, ``max_body`` caps request bodies."""
+    ``token`` is then required by every request, ``max_body`` caps request bodies;
+    ``league`` opens the league's racer routes to racers without the token
+    (:mod:`racerl.web.league`)."""
     if home is not None:
         os.environ["RACERL_HOME"] = str(Path(home).expanduser())
     table = jobs if jobs is not None else JobTable()
@@ -173,8 +177,9 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     app.state.token = token
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    _guard(app, token, max_body)
+    _guard(app, token, max_body, league)
     _error_handlers(app)
+    install_league(app, templates)
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -461,12 +466,14 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 # -- what the routes share ----------------------------------------------------------------
 
 
-def _guard(app: FastAPI, token: str | None, max_body: int) -> None:
+def _guard(app: FastAPI, token: str | None, default_max_body: int, league: bool) -> None:
     """The token check and the body cap, before any route runs."""
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if token is not None:
+        max_body = body_limit(request.url.path, default_max_body)
+        if token is not None and not (league and is_public(request.method,
+                                                           request.url.path)):
             given = (request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE)
                      or request.query_params.get("token"))
             if given is None or not secrets.compare_digest(given, token):
