@@ -19,6 +19,7 @@ from racerl.cli.common import (
     seconds,
     user_errors,
 )
+from racerl.errors import RacerlError
 from racerl.track import DEFAULT_TRACK
 
 race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
@@ -77,6 +78,9 @@ def race_submit(
     if server is not None:
         from racerl.cli.league import remote_submit
 
+        if driver is not None:
+            raise RacerlError("--driver races on this machine; a league server takes a "
+                              "model's bundle (give a model or --bundle)")
         return remote_submit(name, server, racer, token, bundle, model, checkpoint, wait)
 
     who = pick_entrant(model, driver, speed, checkpoint)

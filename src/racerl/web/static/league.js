@@ -29,7 +29,7 @@ function draw(data) {
   board.replaceChildren(...(current ? current.leaderboard : []).map(s => row([
     cell(s.rank, "rank"), cell(s.entrant, "name"),
     cell(s.total_time === null ? `${s.laps_completed}/${current.laps} laps` : secs(s.total_time)),
-    cell(secs(s.best_lap), "wide"), cell(`${s.laps_completed}/${current.laps}`, "wide"),
+    cell(secs(s.best_lap), "wide"),
     cell(s.points, "pts")], `p${s.rank}`)));
   document.getElementById("current-empty").hidden = !!(current && current.leaderboard.length);
 
@@ -46,7 +46,7 @@ function draw(data) {
 
   document.getElementById("races").replaceChildren(...data.races.map(r => {
     const li = document.createElement("li");
-    li.textContent = `${r.name} (${r.leaderboard.length} racers)`;
+    li.textContent = `${r.name}: ${r.leaderboard.length} ${r.leaderboard.length === 1 ? "racer" : "racers"}`;
     if (r.name === data.current) li.className = "current";
     return li;
   }));
