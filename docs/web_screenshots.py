@@ -58,7 +58,7 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="racerl-screenshots-"))
     os.environ["RACERL_HOME"] = str(home)
-    train(MODEL, load_config_dict(SETTINGS, MODEL), steps=8 * 64 * 12)
+    train(MODEL, load_config_dict(SETTINGS, MODEL), steps=8 * 64 * 8)
     server, url = serve(home)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

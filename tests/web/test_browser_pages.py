@@ -85,7 +85,7 @@ def test_training_shows_the_chart_and_the_live_camera_then_stops(page, server,  
 
 def test_evaluate_watch_the_video_and_run_the_robustness_report(page, server, tiny):  # noqa: F811
     page.goto("/models/tiny")
-    page.wait_for_function("document.getElementById('eval-track').options.length > 0")
+    page.wait_for_selector("#chart svg")  # drawn just before the buttons get their handlers
     page.fill("#eval-trials", "1")
     page.click("#evaluate")
     page.locator("#eval-state", has_text="done").wait_for(timeout=JOB_MS)
@@ -130,7 +130,7 @@ def test_a_model_on_a_race_leaderboard(page, server, tiny):  # noqa: F811
 
 def test_export_downloads_the_bundle(page, server, tiny):  # noqa: F811
     page.goto("/models/tiny")
-    page.locator("#export").wait_for()
+    page.wait_for_selector("#chart svg")  # drawn just before the buttons get their handlers
     with page.expect_download(timeout=JOB_MS) as info:
         page.click("#export")
     download = info.value

@@ -62,7 +62,7 @@ def evaluate_command(
 ) -> None:
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
     from racerl.evaluate.evaluation import EvalSettings, evaluate
-    from racerl.evaluate.records import save_evaluation
+    from racerl.evaluate.records import VIDEO_FILE, save_evaluation
     from racerl.track.catalog import load_track
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
@@ -82,7 +82,7 @@ def evaluate_command(
         folder = save_evaluation(who.folder, run, who.identity)
         print_evaluation(run, folder)
         targets = ([video] if video is not None else []) + \
-            ([folder / "video.mp4"] if save_video else [])
+            ([folder / VIDEO_FILE] if save_video else [])
         for target in targets:
             from racerl.viz.video import write_video
 

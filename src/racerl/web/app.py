@@ -385,9 +385,9 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     def evaluations(name: str) -> list[dict]:
         """The model's evaluations (and race submissions), newest first, with their laps;
         ``video``: whether it has one (at video.mp4)."""
-        from racerl.evaluate.records import list_evaluations, load_summary
+        from racerl.evaluate.records import VIDEO_FILE, list_evaluations, load_summary
 
-        return [{**load_summary(p), "video": (p / "video.mp4").is_file()}
+        return [{**load_summary(p), "video": (p / VIDEO_FILE).is_file()}
                 for p in reversed(list_evaluations(_folder(name).root))]
 
     @app.get("/api/models/{name}/evaluations/{evaluation}/map.png", tags=["evaluation"],

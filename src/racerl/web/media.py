@@ -50,6 +50,8 @@ def media_router(table: JobTable) -> APIRouter:
     def evaluation_video(name: str, evaluation: str) -> FileResponse:
         """The evaluation's video: the camera frame beside the top-down track, every trial
         (range requests answered, for seeking)."""
+        from racerl.evaluate.records import VIDEO_FILE
+
         path = _evaluation_folder(name, evaluation) / VIDEO_FILE
         if not path.is_file():
             raise RequestError(f"evaluation {evaluation!r} has no video", 404)
@@ -119,8 +121,6 @@ def media_router(table: JobTable) -> APIRouter:
 
     return router
 
-
-VIDEO_FILE = "video.mp4"  # an evaluation's video, in its folder (racerl evaluate --save-video)
 
 
 def _evaluation_folder(name: str, evaluation: str):

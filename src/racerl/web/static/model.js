@@ -60,7 +60,7 @@ async function loadEvaluations() {
     for (const t of run.trials) table.append(el("tr", {}, el("td", {}, t.trial), el("td", {}, t.status), el("td", {}, fmt(t.lap_time)),
       el("td", {}, t.off_track), el("td", {}, fmt(t.penalty, 1)), el("td", {}, fmt(t.progress, 1))));
     box.append(el("div", {class: "scroll"}, table));
-    if (run.video) box.append(el("video", {controls: "", preload: "metadata", class: "evaluation", src: `${BASE}/evaluations/${run.id}/video.mp4`}));
+    if (run.video) box.append(el("video", {controls: "", preload: "metadata", class: "evaluation", src: `${BASE}/evaluations/${run.id}/video.mp4#t=0.5`}));  // #t: show a frame before play
     const details = el("details", {}, el("summary", {}, "map of the driven line"));
     details.addEventListener("toggle", () => {
       if (details.open && !details.querySelector("img")) details.append(el("img", {class: "map", src: `${BASE}/evaluations/${run.id}/map.png`, alt: "evaluation map"}));
