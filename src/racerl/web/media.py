@@ -34,7 +34,7 @@ def media_router(table: JobTable) -> APIRouter:
 
     @router.get("/api/models/{name}/camera.png", tags=["training"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}})
-    def live_camera(name: str) -> FileResponse:
+    def live_camera(name: str) -> Response:
         """Car 0's newest camera frame of the training run (160x120, what the network
         sees), saved about once a second; the metrics' ``camera`` says when."""
         from racerl.train.live_camera import LIVE_CAMERA_FILE
@@ -43,7 +43,7 @@ def media_router(table: JobTable) -> APIRouter:
         if not path.is_file():
             raise RequestError(f"model {name!r} has no camera frame (not trained on the "
                                "camera yet)", 404)
-        return FileResponse(path, media_type="image/png", headers=NO_CACHE)
+        return _replaced_often(path)
 
     @router.get("/api/models/{name}/evaluations/{evaluation}/video.mp4", tags=["evaluation"],
                 response_class=Response, responses={200: {"content": {"video/mp4": {}}}})
@@ -77,12 +77,12 @@ def media_router(table: JobTable) -> APIRouter:
 
     @router.get("/api/models/{name}/robustness.png", tags=["evaluation"],
                 response_class=Response, responses={200: {"content": {"image/png": {}}}})
-    def robustness_picture(name: str) -> FileResponse:
+    def robustness_picture(name: str) -> Response:
         """What the car saw under each lighting preset, labelled with how it drove."""
         path = _folder(name).root / "robustness.png"
         if not path.is_file():
             raise RequestError(f"model {name!r} has no robustness report yet", 404)
-        return FileResponse(path, media_type="image/png", headers=NO_CACHE)
+        return _replaced_often(path)
 
     @router.post("/api/models/{name}/export/car", tags=["export"], status_code=201)
     def start_car_export(name: str) -> JobOut:
@@ -121,6 +121,13 @@ def media_router(table: JobTable) -> APIRouter:
 
     return router
 
+
+
+def _replaced_often(path) -> Response:
+    """A small PNG that a job replaces while pages read it, read in one go: FileResponse
+    would state the size of the file it saw first and then stream the one that replaced
+    it (the training writes a new camera frame every second)."""
+    return Response(path.read_bytes(), media_type="image/png", headers=NO_CACHE)
 
 
 def _evaluation_folder(name: str, evaluation: str):
