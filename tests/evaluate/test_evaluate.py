@@ -188,6 +188,19 @@ def test_robustness_covers_every_lighting_preset():
     assert len({(r.summary.completion, r.summary.best_lap) for r in results}) > 1
 
 
+def test_save_video_writes_it_into_the_evaluation_folder(isolated_home):
+    from racerl.evaluate.records import VIDEO_FILE
+
+    result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--speed", "2",
+                                 "--trials", "1", "--save-video"])
+    assert result.exit_code == 0, result.output
+    folder = latest_evaluation(isolated_home / "drivers" / "centerline")
+    assert (folder / VIDEO_FILE).read_bytes()[4:8] == b"ftyp"  # an mp4
+    result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--track", "loop",
+                                 "--track", "oval", "--save-video"])
+    assert result.exit_code != 0 and "--video shows one track" in result.output
+
+
 def test_evaluate_command_prints_the_table_and_saves_records(tmp_path, isolated_home):
     video = tmp_path / "eval.gif"
     result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--speed", "2",

@@ -53,13 +53,16 @@ def evaluate_command(
         1.0, help="metres behind an obstacle near the reset point a car is put back (DRfC "
                   "RESET_BEHIND_DIST; only where the track has obstacles)"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
+    save_video: bool = typer.Option(False, "--save-video", help="also save the video as "
+                                    "video.mp4 in the evaluation's own folder (the web "
+                                    "console shows it there)"),
     checkpoint: str = CHECKPOINT_OPT,
     limits: bool = typer.Option(False, "--limits", help="then drive the centre line at 1 m/s "
                                 "and the race line on the same track and compare the laps"),
 ) -> None:
     """Evaluate a model (or a scripted driver) under DeepRacer's evaluation rules."""
     from racerl.evaluate.evaluation import EvalSettings, evaluate
-    from racerl.evaluate.records import save_evaluation
+    from racerl.evaluate.records import VIDEO_FILE, save_evaluation
     from racerl.track.catalog import load_track
 
     if video is not None and video.suffix.lower() not in (".mp4", ".gif"):
@@ -68,22 +71,24 @@ def evaluate_command(
                              max_resets, race_duration, reset_behind_dist)
     who = pick_entrant(model, driver, speed, checkpoint)
     tracks = track or who.tracks
-    if video is not None and len(tracks) > 1:
+    if (video is not None or save_video) and len(tracks) > 1:
         raise RacerlError(f"--video shows one track; this evaluation drives {len(tracks)} "
                           f"({', '.join(tracks)}): choose one with --track")
     for name in tracks:
         settings = EvalSettings(track=name, trials=1 if continuous else trials,
                                 lighting=lighting, seed=seed, rules=rules,
                                 reverse=reverse_direction)
-        run = evaluate(who.driver, settings, keep_frames=video is not None)
+        run = evaluate(who.driver, settings, keep_frames=video is not None or save_video)
         folder = save_evaluation(who.folder, run, who.identity)
         print_evaluation(run, folder)
-        if video is not None:
+        targets = ([video] if video is not None else []) + \
+            ([folder / VIDEO_FILE] if save_video else [])
+        for target in targets:
             from racerl.viz.video import write_video
 
             write_video(run.driver, run.trajectories,
-                        load_track(settings.track, reverse=settings.reverse), video)
-            console.print(f"saved {video}")
+                        load_track(settings.track, reverse=settings.reverse), target)
+            console.print(f"saved {target}")
         if limits:
             print_limits(run)
 

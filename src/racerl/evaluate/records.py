@@ -4,6 +4,7 @@ One evaluation of a model (or of a scripted driver) becomes, under its folder::
 
     sim-trace/evaluation/<YYYYmmddHHMMSS>-<id>/evaluation-simtrace/0-iteration.csv
     sim-trace/evaluation/<YYYYmmddHHMMSS>-<id>/evaluation.json     (racerl's summary)
+    sim-trace/evaluation/<YYYYmmddHHMMSS>-<id>/video.mp4   (with racerl evaluate --save-video)
     metrics/evaluation/evaluation-<YYYYmmddHHMMSS>-<id>.json      (DeepRacer's metrics)
     logs/evaluation/evaluation-<YYYYmmddHHMMSS>-<id>-robomaker.log (DeepRacer's simulation log)
     logs/leaderboard/leaderboard-<YYYYmmddHHMMSS>-<id>-robomaker.log   (a race submission's too)
@@ -29,6 +30,10 @@ from racerl.evaluate.evaluation import EvaluationRun
 from racerl.model.deepracer_metrics import status_label
 from racerl.model.robomaker_log import LEADERBOARD, world_name, write_evaluation_log
 from racerl.model.simtrace import read_simtrace, write_simtrace
+
+VIDEO_FILE = "video.mp4"
+"""An evaluation's video in its folder (``racerl evaluate --save-video``; the web console
+shows it)."""
 
 
 def evaluations_dir(root: Path) -> Path:

@@ -75,6 +75,7 @@ from racerl.reward.function import load_reward_function, reward_file, watch_ctrl
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.evaluation import TrainingEvaluator, evaluation_records
+from racerl.train.live_camera import LiveCamera
 from racerl.train.policies import policy_setup
 from racerl.train.threads import ThreadTuner, cores, fixed_threads
 
@@ -142,6 +143,8 @@ class Recorder(BaseCallback):
         self.stop_reason: str | None = None
         self.threads = ThreadTuner(fixed=fixed_threads())
         self.update_started: float | None = None
+        self.live_camera = LiveCamera(folder.root, config.rgb) \
+            if config.observation == "camera" else None  # the web console's camera view
 
     def _on_rollout_end(self) -> None:
         # SB3 updates the policy next: with the thread count the tuner thinks fastest.
@@ -177,6 +180,8 @@ class Recorder(BaseCallback):
             self.car_rows[i].append(row)
             if dones[i]:
                 self._episode_done(i, info, params)
+        if self.live_camera is not None:
+            self.live_camera.offer(self.locals["new_obs"])
         self.progress.steps = int(self.num_timesteps)
         self.step_in_rollout += 1
         if self.step_in_rollout >= self.config.rollout_steps:

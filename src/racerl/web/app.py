@@ -77,7 +77,9 @@ class Budget(BaseModel):
 
 class CreateModel(Budget):
     name: str = Field(..., description="model name: letters, digits, '-', '_', '.'")
-    track: str = Field("loop", description="track name from /api/tracks")
+    track: str | list[str] = Field(
+        "loop", description="track name from /api/tracks, or a list of them: a multi-track "
+                            "run spreads its cars over the tracks (car i on track i % len)")
     reward_code: str = Field(..., description="the reward function's Python source; it runs "
                                               "only in the reward sandbox",
                              max_length=MAX_REWARD_CODE)
@@ -100,11 +102,14 @@ class Evaluate(BaseModel):
     track: str | None = Field(None, description="track (default: the model's first)")
     trials: int = Field(3, ge=1, le=20, description="laps, each from the start line")
     lighting: str = Field("studio", description="lighting preset")
+    video: bool = Field(True, description="also make the evaluation's video (video.mp4)")
 
 
 class CreateRace(BaseModel):
     name: str = Field(..., description="race name: letters, digits, '-', '_', '.'")
     track: str = Field("loop", description="track name")
+    race_type: str = Field("time-trial", description="race type: time-trial (the others of "
+                                                     "DeepRacer are refused, saying why)")
     laps: int = Field(3, ge=1, le=20, description="laps per submission, driven in one go")
     lighting: str = Field("studio", description="lighting preset every entrant races in")
     off_track_penalty: float = Field(1.0, ge=0, description="seconds frozen after leaving "
@@ -121,7 +126,7 @@ class Submit(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    kind: str = Field(..., description="train or evaluate")
+    kind: str = Field(..., description="train, evaluate, robustness or export")
     model: str
     args: list[str] = Field(..., description="the racerl command line it runs")
     state: str = Field(..., description="running, done, failed, stopped or interrupted")
@@ -180,6 +185,9 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     _guard(app, token, max_body, league)
     _error_handlers(app)
     install_league(app, templates)
+    from racerl.web.media import media_router
+
+    app.include_router(media_router(table))
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -203,7 +211,10 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 
     @app.get("/races", include_in_schema=False)
     def races_page(request: Request):
-        return page(request, "races.html")
+        from racerl.evaluate.races import RACE_TYPES, UNSUPPORTED_TYPES
+
+        return page(request, "races.html", race_types=RACE_TYPES,
+                    unsupported_types=UNSUPPORTED_TYPES)
 
     @app.get("/jobs", include_in_schema=False)
     def jobs_page(request: Request):
@@ -281,7 +292,8 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 
     @app.get("/api/models/{name}", tags=["models"])
     def model_detail(name: str) -> dict:
-        """A model's summary, settings, action space, reward code and jobs."""
+        """A model's summary, settings, action space, reward code and jobs;
+        ``robustness``: whether it has a robustness report."""
         folder = _folder(name)
         summary = _model_summary(name, table)
         return {**summary.model_dump(),
@@ -290,6 +302,7 @@ def create_app(home: str | Path | None = None, token: str | None = None,
                 if folder.metadata_path.is_file() else None,
                 "reward_code": folder.reward_path.read_text(encoding="utf-8")
                 if folder.reward_path.is_file() else "",
+                "robustness": (folder.root / "robustness.json").is_file(),
                 "jobs": [j.to_json() for j in table.list(name)]}
 
     @app.delete("/api/models/{name}", tags=["models"])
@@ -371,14 +384,16 @@ def create_app(home: str | Path | None = None, token: str | None = None,
         check_lighting(body.lighting)
         return JobOut(**table.start("evaluate", name, [
             "evaluate", name, "--track", track, "--trials", str(body.trials),
-            "--lighting", body.lighting]).to_json())
+            "--lighting", body.lighting, *(["--save-video"] if body.video else [])]).to_json())
 
     @app.get("/api/models/{name}/evaluations", tags=["evaluation"])
     def evaluations(name: str) -> list[dict]:
-        """The model's evaluations (and race submissions), newest first, with their laps."""
-        from racerl.evaluate.records import list_evaluations, load_summary
+        """The model's evaluations (and race submissions), newest first, with their laps;
+        ``video``: whether it has one (at video.mp4)."""
+        from racerl.evaluate.records import VIDEO_FILE, list_evaluations, load_summary
 
-        return [load_summary(p) for p in reversed(list_evaluations(_folder(name).root))]
+        return [{**load_summary(p), "video": (p / VIDEO_FILE).is_file()}
+                for p in reversed(list_evaluations(_folder(name).root))]
 
     @app.get("/api/models/{name}/evaluations/{evaluation}/map.png", tags=["evaluation"],
              response_class=Response, responses={200: {"content": {"image/png": {}}}})
@@ -431,7 +446,7 @@ def create_app(home: str | Path | None = None, token: str | None = None,
         from racerl.evaluate.races import create_race as create
 
         check_name(body.track, "track")
-        race = create(body.name, body.track, "time-trial", body.laps, body.lighting,
+        race = create(body.name, body.track, body.race_type, body.laps, body.lighting,
                       body.off_track_penalty, body.seed)
         return {**dataclasses.asdict(race), "description": race.describe()}
 
@@ -612,8 +627,12 @@ def _metrics(folder, table: JobTable) -> dict:
         records = []  # being replaced this instant, or damaged: the next event shows it
     per_iteration = {k: [round(float(v), 4) for v in values]
                      for k, values in iteration_table(records).items()}
+    from racerl.train.live_camera import LIVE_CAMERA_FILE
+
+    camera = folder.root / LIVE_CAMERA_FILE
     job = table.latest(folder.name, "train")
     return {"iterations": per_iteration,
+            "camera": camera.stat().st_mtime if camera.is_file() else None,
             "evaluations": [e.to_json() for e in evaluation_summaries(records)],
             "state": folder.state() if folder.state_path.is_file() else {},
             "status": _status(folder, table),
@@ -632,7 +651,9 @@ def _start_training(body: CreateModel, table: JobTable):
     name = body.name
     folder = named_model_folder(name)
     check_can_create(folder, force=False)
-    check_name(body.track, "track")
+    tracks = [body.track] if isinstance(body.track, str) else body.track
+    for track in tracks:
+        check_name(track, "track")
     budget = _budget(body)
     if body.clone is not None:
         source = _folder(body.clone)
@@ -645,7 +666,8 @@ def _start_training(body: CreateModel, table: JobTable):
                          f"offered: {', '.join(SHOWN_FIELDS)}")
     from racerl.track.catalog import load_track
 
-    load_track(body.track)  # a missing track is refused now, not in the job
+    for track in tracks:
+        load_track(track)  # a missing track is refused now, not in the job
     metadata = body.action_space
     if metadata is None:
         from racerl.envs.actions import load_action_space

@@ -31,7 +31,7 @@ from racerl.home import racerl_home
 
 RUNNING, DONE, FAILED, STOPPED, INTERRUPTED = "running", "done", "failed", "stopped", \
     "interrupted"
-KINDS = ("train", "evaluate")
+KINDS = ("train", "evaluate", "robustness", "export")
 LOG_TAIL = 4000  # characters of a job's output the API shows
 
 
@@ -44,7 +44,7 @@ class Job:
     """One background command and how it went."""
 
     id: str
-    kind: str  # "train" or "evaluate"
+    kind: str  # one of KINDS
     model: str
     args: list[str]  # the racerl command line, without "racerl"
     state: str = RUNNING

@@ -96,9 +96,21 @@ async function validate() {
   box.append(el("img", {src: result.lab.picture, class: "map", alt: "reward along the track"}));
 }
 
+// The first track, then every other ticked one: a list only when there is more than one.
+function chosenTracks() {
+  const first = document.getElementById("track").value;
+  const more = [...document.querySelectorAll("#more-tracks input:checked")].map(c => c.value).filter(t => t !== first);
+  return more.length ? [first, ...more] : first;
+}
+
+function fillMoreTracks(tracks) {
+  const box = document.getElementById("more-tracks");
+  for (const t of tracks) box.append(el("label", {class: "pick"}, el("input", {type: "checkbox", value: t.name, id: "more-" + t.name}), " " + t.name));
+}
+
 async function start() {
   const budget = Number(document.getElementById("budget").value);
-  const body = {name: document.getElementById("name").value.trim(), track: document.getElementById("track").value,
+  const body = {name: document.getElementById("name").value.trim(), track: chosenTracks(),
     reward_code: document.getElementById("reward").value, action_space: actionSpace(),
     hyperparameters: hyperparameters(), [document.getElementById("budget-unit").value]: budget};
   const clone = document.getElementById("clone").value;
@@ -135,6 +147,7 @@ async function init() {
   document.querySelectorAll("input[name=atype]").forEach(r => { r.onchange = showActionType; });
   document.getElementById("add-action").onclick = () => addAction();
   window.TRACKS = await fillTracks(document.getElementById("track"), "loop");
+  fillMoreTracks(window.TRACKS);
   document.getElementById("track").onchange = showTrack;
   showTrack();
   document.getElementById("validate").onclick = validate;
@@ -147,7 +160,12 @@ async function init() {
     setHyperparameters(source.config);
     if (source.action_space) setActions(source.action_space);
     document.getElementById("reward").value = source.reward_code;
-    document.getElementById("track").value = Array.isArray(source.track) ? source.track[0] : source.track;
+    const tracks = Array.isArray(source.track) ? source.track : [source.track];
+    document.getElementById("track").value = tracks[0];
+    for (const t of tracks.slice(1)) {
+      const box = document.getElementById("more-" + t);
+      if (box) { box.checked = true; document.getElementById("more-tracks-box").open = true; }
+    }
     showTrack();
     document.getElementById("name").value = clone + "-clone";
   }

@@ -19,10 +19,21 @@ function draw(data) {
   const s = data.state;
   document.getElementById("summary").textContent = s.iteration !== undefined ?
     `last checkpoint: iteration ${s.iteration}, ${s.num_timesteps} steps, ${s.episodes} episodes, ${(s.elapsed_seconds / 60).toFixed(1)} min trained` : "no checkpoint yet";
+  showCamera(data.camera);
   const running = data.job && data.job.state === "running";
   document.getElementById("stop").hidden = !running;
   document.getElementById("resume-box").hidden = running || !["stopped", "interrupted", "done", "failed"].includes(data.status);
   if (data.job) showOutput(data.job.id);
+}
+
+// The training's live camera: a new frame whenever the metrics say it changed.
+let cameraTime = null;
+function showCamera(time) {
+  if (time === null || time === undefined || time === cameraTime) return;
+  cameraTime = time;
+  document.getElementById("camera-box").hidden = false;
+  document.getElementById("camera").src = `${BASE}/camera.png?t=${time}`;
+  document.getElementById("camera-time").textContent = "frame of " + new Date(time * 1000).toLocaleTimeString();
 }
 
 async function showOutput(id) {
@@ -48,7 +59,8 @@ async function loadEvaluations() {
     const table = el("table", {}, el("tr", {}, ...["trial", "status", "lap time s", "off track", "penalty s", "completion %"].map(c => el("th", {}, c))));
     for (const t of run.trials) table.append(el("tr", {}, el("td", {}, t.trial), el("td", {}, t.status), el("td", {}, fmt(t.lap_time)),
       el("td", {}, t.off_track), el("td", {}, fmt(t.penalty, 1)), el("td", {}, fmt(t.progress, 1))));
-    box.append(table);
+    box.append(el("div", {class: "scroll"}, table));
+    if (run.video) box.append(el("video", {controls: "", preload: "metadata", class: "evaluation", src: `${BASE}/evaluations/${run.id}/video.mp4#t=0.5`}));  // #t: show a frame before play
     const details = el("details", {}, el("summary", {}, "map of the driven line"));
     details.addEventListener("toggle", () => {
       if (details.open && !details.querySelector("img")) details.append(el("img", {class: "map", src: `${BASE}/evaluations/${run.id}/map.png`, alt: "evaluation map"}));
@@ -57,16 +69,44 @@ async function loadEvaluations() {
   }
 }
 
-async function watchJob(job, label) {
+// Follow a background job, saying how it goes in the element `label`; then call `done`.
+async function watchJob(job, label, busy, done) {
   const state = document.getElementById(label);
   while (true) {
     const now = await api("GET", "/api/jobs/" + job.id);
     if (!now) return;
-    state.textContent = now.state === "running" ? "driving…" : now.state;
-    if (now.state !== "running") break;
+    state.textContent = now.state === "running" ? busy : now.state;
+    if (now.state !== "running") {
+      if (now.state !== "done") state.textContent += ": " + now.output.trim().split("\n").slice(-3).join(" ");
+      break;
+    }
     await new Promise(r => setTimeout(r, 1500));
   }
-  loadEvaluations();
+  done();
+}
+
+async function loadRobustness() {
+  const report = await api("GET", BASE + "/robustness");
+  if (!report) return;
+  const box = document.getElementById("robust-report");
+  const table = el("table", {}, el("tr", {}, ...["lighting", "laps", "completion %", "best lap s", "mean lap s", "off track", "penalty s"].map(c => el("th", {}, c))));
+  for (const p of report.presets) table.append(el("tr", {}, el("td", {}, p.preset), el("td", {}, `${p.laps}/${p.trials}`), el("td", {}, fmt(p.completion, 1)),
+    el("td", {}, fmt(p.best_lap)), el("td", {}, fmt(p.mean_lap)), el("td", {}, p.off_track), el("td", {}, fmt(p.penalty, 1))));
+  box.replaceChildren(el("p", {class: "help"}, `on ${report.settings.track}, ${report.settings.trials} trials per preset, seed ${report.settings.seed}`),
+    el("div", {class: "scroll"}, table),
+    el("img", {class: "map", id: "robust-picture", src: `${BASE}/robustness.png?t=${Date.now()}`, alt: "what the camera saw under each lighting preset"}));
+}
+
+async function showCarBundle() {
+  const car = await api("GET", BASE + "/export/car");
+  if (!car) return;
+  const link = document.getElementById("car-download");
+  link.hidden = !car.ready;
+  if (car.ready) {
+    link.href = BASE + "/export/car/download";
+    link.setAttribute("download", car.file);
+    link.textContent = `download ${car.file} (${(car.size / 1024).toFixed(0)} KiB)`;
+  }
 }
 
 // "Create and train" opens this page at once, before the job's `racerl train` has made
@@ -105,9 +145,21 @@ async function init() {
   };
   document.getElementById("evaluate").onclick = async () => {
     const job = await api("POST", BASE + "/evaluations", {track: document.getElementById("eval-track").value,
-      trials: Number(document.getElementById("eval-trials").value), lighting: document.getElementById("eval-lighting").value});
-    if (job) watchJob(job, "eval-state");
+      trials: Number(document.getElementById("eval-trials").value), lighting: document.getElementById("eval-lighting").value,
+      video: document.getElementById("eval-video").checked});
+    if (job) watchJob(job, "eval-state", "driving…", loadEvaluations);
   };
+  document.getElementById("robustness").onclick = async () => {
+    const job = await api("POST", BASE + "/robustness", {track: document.getElementById("eval-track").value,
+      trials: Number(document.getElementById("robust-trials").value)});
+    if (job) watchJob(job, "robust-state", "driving under every lighting preset…", loadRobustness);
+  };
+  document.getElementById("car-export").onclick = async () => {
+    const job = await api("POST", BASE + "/export/car");
+    if (job) watchJob(job, "car-state", "building and checking the car bundle…", showCarBundle);
+  };
+  if (model.robustness) loadRobustness();
+  showCarBundle();
   document.getElementById("export").onclick = async () => {
     const state = document.getElementById("export-state");
     state.textContent = "exporting…";

@@ -32,7 +32,7 @@ async function init() {
   const models = await api("GET", "/api/models") || [];
   for (const m of models) entrant.append(el("option", {value: "model:" + m.name}, "model " + m.name));
   document.getElementById("create-race").onclick = async () => {
-    const race = await api("POST", "/api/races", {name: document.getElementById("race-name").value.trim(), track: document.getElementById("race-track").value,
+    const race = await api("POST", "/api/races", {name: document.getElementById("race-name").value.trim(), race_type: document.getElementById("race-type").value, track: document.getElementById("race-track").value,
       laps: Number(document.getElementById("race-laps").value), lighting: document.getElementById("race-lighting").value,
       off_track_penalty: Number(document.getElementById("race-penalty").value)});
     if (race) { await loadRaces(); openRace(race.name); }
