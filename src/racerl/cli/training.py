@@ -46,8 +46,8 @@ def train_command(
         None, help="Ray rollout workers sharing the cars, each a simulator in a process of "
                    "its own (racerl[ray]; default 1: all in this process)"),
     address: str | None = typer.Option(
-        None, help="with --workers: the Ray cluster to run them on (ray://head:10001, "
-                   "head:6379 or auto; default: a local Ray started for the run)"),
+        None, help="the Ray cluster to run the rollout workers on (ray://head:10001, "
+                   "head:6379 or auto; default: a local Ray started for --workers > 1)"),
     seed: int | None = typer.Option(None, help="random seed"),
     sandbox: bool = typer.Option(False, "--sandbox",
                                  help="run the reward function in a sandboxed process"),
@@ -88,9 +88,6 @@ def train_command(
         base = model_folder(clone).config() if clone else TrainConfig()
         flags = {**overrides, "reward": reward} if reward is not None else overrides
         cfg = layered_config(base, preset, config, flags)
-        if address is not None and cfg.workers == 1:
-            raise RacerlError("--address names the Ray cluster of the rollout workers: give "
-                              "--workers K (K > 1) with it")
         if clone and reward is None:
             reward = str(model_folder(clone).reward_path)
     if from_previous:

@@ -302,10 +302,10 @@ def build_env(config: TrainConfig, reward, normalizer: Path | None = None,
               reward_path: Path | None = None, address: str | None = None):
     """The SB3 view of the batched simulator for this config and loaded reward function
     (``normalizer``: saved reward scaling statistics of a resumed run). With
-    ``config.workers`` > 1 the cars are simulated by that many Ray rollout workers
-    (:mod:`racerl.train.workers`; ``address``: the Ray cluster), each loading the reward
+    ``config.workers`` > 1, or an ``address`` of a Ray cluster, the cars are simulated by
+    that many Ray rollout workers (:mod:`racerl.train.workers`), each loading the reward
     file ``reward_path`` itself."""
-    if config.workers > 1:
+    if config.workers > 1 or address is not None:
         from racerl.train.workers import RolloutWorkers
 
         if reward_path is None:
