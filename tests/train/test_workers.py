@@ -213,9 +213,10 @@ def test_two_workers_train_the_same_complete_model_as_one_process(local_ray):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_a_run_with_workers_and_keeps_its_checkpoint(tmp_path):
+def test_ctrl_c_stops_a_run_with_workers_and_keeps_its_checkpoint(tmp_path, monkeypatch):
     """Ctrl-C at the terminal reaches the whole process group: the run stops at the next
     step, saves, stops its workers and its local Ray, and exits cleanly."""
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
     config = tmp_path / "quick.yaml"
     config.write_text(yaml.safe_dump({**QUICK, "eval_every": 0}))
     env = {**os.environ, "RACERL_HOME": str(tmp_path)}
@@ -224,7 +225,7 @@ def test_ctrl_c_stops_a_run_with_workers_and_keeps_its_checkpoint(tmp_path):
                              "--trials", "0"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     folder = model_folder("stopped")
-    deadline = time.time() + 240
+    deadline = time.time() + 600
     while not (folder.state_path.is_file() and folder.state()["num_timesteps"] >= 2048):
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
