@@ -132,6 +132,25 @@ def test_workers_step_exactly_like_one_simulator_of_all_their_cars(local_ray):
     assert workers.actors == []
 
 
+def test_workers_run_a_sandboxed_reward_in_their_own_sandboxes(local_ray):
+    config = load_config_dict({**QUICK, "workers": 2, "sandbox_reward": True,
+                               "reward": "progress"})
+    path = reward_file(config.reward)
+    local = to_sb3(training_simulator(config, load_reward_function(path)))
+    workers = RolloutWorkers(config, path)
+    try:
+        for env in (local, workers):
+            env.seed(config.seed)
+            env.reset()
+        for step in range(5):
+            actions = np.full(8, step % 10)
+            local.step_async(actions)
+            workers.step_async(actions)
+            np.testing.assert_array_equal(workers.step_wait()[1], local.step_wait()[1])
+    finally:
+        workers.close()
+
+
 def test_a_reward_error_in_a_worker_is_the_reward_error(local_ray, tmp_path):
     broken = tmp_path / "late_failure.py"
     broken.write_text("def reward_function(params):\n"
