@@ -42,6 +42,12 @@ def train_command(
     preset: str | None = typer.Option(None, help="'deepracer': the console's PPO defaults"),
     lighting: str | None = typer.Option(None, help="lighting preset ('random' to randomise)"),
     n_envs: int | None = typer.Option(None, help="cars driving at once"),
+    workers: int | None = typer.Option(
+        None, help="Ray rollout workers sharing the cars, each a simulator in a process of "
+                   "its own (racerl[ray]; default 1: all in this process)"),
+    address: str | None = typer.Option(
+        None, help="the Ray cluster to run the rollout workers on (ray://head:10001, "
+                   "head:6379 or auto; default: a local Ray started for --workers > 1)"),
     seed: int | None = typer.Option(None, help="random seed"),
     sandbox: bool = typer.Option(False, "--sandbox",
                                  help="run the reward function in a sandboxed process"),
@@ -64,7 +70,8 @@ def train_command(
         raise RacerlError("give a budget: --minutes M or --steps N")
     tracks = (track[0] if len(track) == 1 else list(track)) if track else None
     overrides = {k: v for k, v in (("track", tracks), ("lighting", lighting),
-                                   ("n_envs", n_envs), ("seed", seed),
+                                   ("n_envs", n_envs), ("workers", workers),
+                                   ("seed", seed),
                                    ("sandbox_reward", sandbox or None),
                                    ("reverse_direction", reverse_direction or None),
                                    ("alternate_driving_direction",
@@ -72,7 +79,8 @@ def train_command(
                  if v is not None}
     if resume and (clone or config or preset or overrides or reward or force):
         raise RacerlError("--resume continues a run with its own settings; it takes only "
-                          "--name, a budget (--minutes or --steps) and --from-previous")
+                          "--name, a budget (--minutes or --steps), --from-previous and "
+                          "--address")
     if from_previous and not resume:
         raise RacerlError("--from-previous goes with --resume")
     cfg = None
@@ -93,7 +101,7 @@ def train_command(
     live = _LiveView(minutes)
     with live:
         result = train(name, cfg, minutes=minutes, steps=steps, clone=clone, resume=resume,
-                       reward=reward, force=force, on_iteration=live.update)
+                       reward=reward, force=force, on_iteration=live.update, address=address)
     console.print(f"training stopped: {result.stop_reason}; model saved in {result.folder.root}")
     best = result.progress.best_evaluation
     if best is not None:

@@ -7,7 +7,10 @@ in a batch behaves exactly like the single env under the same seed and actions.
 
 Seeding: car ``i`` of a batch reset with seed ``s`` gets seed ``s + i`` (Gymnasium's
 convention for vector envs); its k-th episode after that draws its lighting from
-``numpy.random.default_rng([seed, k])``.
+``numpy.random.default_rng([seed, k])``. ``first_car`` makes the batch a slice of a larger
+one (a rollout worker's cars, :mod:`racerl.train.workers`): car ``i`` is then car
+``first_car + i`` of the whole, with its seed, track and start points, so that the slices
+of several workers drive exactly what one batch of all their cars would.
 
 Several tracks: ``track`` may list tracks (DeepRacer-for-Cloud's multi-track training,
 there one track per worker). Car ``i`` drives track ``i % len(track)``, with that track's
@@ -103,7 +106,8 @@ class Racers:
                  max_steps: int | np.ndarray = DEFAULT_MAX_STEPS, reverse: bool = False,
                  vehicle: VehicleParams | None = None, camera_backend: str = "numba",
                  rules: EvaluationRules | None = None, start_offset: float = 0.0,
-                 round_robin_step: float = 0.05, alternate_direction: bool = False):
+                 round_robin_step: float = 0.05, alternate_direction: bool = False,
+                 first_car: int = 0):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
@@ -118,13 +122,14 @@ class Racers:
         self.sim = BatchSim(self.tracks, n, reward=reward_function, vehicle=vehicle,
                             start=start, start_offset=start_offset,
                             round_robin_step=round_robin_step, max_steps=max_steps,
-                            rules=rules, alternate_direction=alternate_direction)
+                            rules=rules, alternate_direction=alternate_direction,
+                            first_car=first_car)
         self.track_name = np.array([t.name for t in self.tracks], dtype=object)[self.sim.home]
         """(N,) the name of each car's track, for traces and metrics."""
         self.observation = observation
         self.lighting = lighting
         self.frame_stack = frame_stack
-        self.car_seed = np.arange(n, dtype=np.int64)
+        self.car_seed = first_car + np.arange(n, dtype=np.int64)
         self.episodes_since_seed = np.zeros(n, dtype=np.int64)
         self.frame = np.zeros(n, dtype=np.uint64)
         if observation == "camera":

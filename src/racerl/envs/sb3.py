@@ -1,10 +1,10 @@
 """stable-baselines3 adapter: a :class:`~racerl.envs.vector.RacerVectorEnv` as an SB3 ``VecEnv``.
 
-SB3 predates Gymnasium's vector API: it wants ``step_async``/``step_wait``, a ``dones``
-array, a list of per-env info dicts, and the last observation of an ended episode in
-``info["terminal_observation"]`` (with ``info["TimeLimit.truncated"]`` when the step cap cut
-it short). The vector env already resets ended cars in the same step, so this is only a
-change of shape. Importing this module imports stable-baselines3 (and so PyTorch).
+SB3 predates Gymnasium's vector API: it wants ``step_async``/``step_wait``, and each step
+in its own layout (:mod:`racerl.envs.sb3_layout`, shared with the rollout workers of
+:mod:`racerl.train.workers`). The vector env already resets ended cars in the same step, so
+this is only a change of shape. Importing this module imports stable-baselines3 (and so
+PyTorch).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from racerl.envs.sb3_layout import sb3_step
 from racerl.envs.vector import RacerVectorEnv
 
 
@@ -40,20 +41,7 @@ class RacerSB3VecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self):
-        obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
-        dones = terminated | truncated
-        # The user's own reward, params and track ride along for the logs (sim-trace,
-        # metrics): wrappers such as VecNormalize may rescale ``rewards`` but never these.
-        infos = [{"status": info["status"][i], "progress": info["progress"][i],
-                  "params": info["params"][i], "reward": float(rewards[i]),
-                  "track": info["track"][i]}
-                 for i in range(self.num_envs)]
-        for i in np.flatnonzero(dones):
-            infos[i]["terminal_observation"] = info["final_obs"][i]
-            infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-            if not np.isnan(info["lap_time"][i]):
-                infos[i]["lap_time"] = float(info["lap_time"][i])
-        return obs, rewards.astype(np.float32), dones, infos
+        return sb3_step(self.venv, self._actions)
 
     def close(self) -> None:
         self.venv.close()

@@ -36,18 +36,25 @@ from racerl.track import DEFAULT_TRACK
 class RacerVectorEnv(VectorEnv):
     """``num_envs`` DeepRacer cars on one track, or spread over a list of tracks (car i on
     track i % len); keyword arguments as for ``RacerEnv`` and
-    :class:`~racerl.envs.cars.Racers`."""
+    :class:`~racerl.envs.cars.Racers`. ``first_car`` makes the cars a slice of a larger
+    batch (one rollout worker's share): car i is car ``first_car + i`` of the whole, its
+    seed ``seed + first_car + i``, its track and start points those of that car."""
 
     metadata: ClassVar[dict] = {"autoreset_mode": AutoresetMode.SAME_STEP,
                                 "render_modes": []}
 
     def __init__(self, num_envs: int = 1, track=DEFAULT_TRACK, reward_function=None,
                  action_space=None, observation: str = "camera", seed: int | None = None,
-                 **kwargs):
+                 first_car: int = 0, **kwargs):
         kwargs.pop("render_mode", None)  # top-down rendering is per single env
         num_envs = car_count(num_envs)
+        if isinstance(first_car, bool) or not isinstance(first_car, int | np.integer) \
+                or first_car < 0:
+            raise ValueError(f"first_car must be a whole number >= 0, not {first_car!r}")
+        self.first_car = int(first_car)
         self.racers = Racers(num_envs, track=track, reward_function=reward_function,
-                             action_space=action_space, observation=observation, **kwargs)
+                             action_space=action_space, observation=observation,
+                             first_car=self.first_car, **kwargs)
         self.num_envs = num_envs
         self.single_observation_space = self.racers.single_observation_space
         self.single_action_space = self.racers.single_action_space
@@ -63,6 +70,8 @@ class RacerVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None and self._first_seed is not None:
             seed, self._first_seed = self._first_seed, None
+        if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+            seed = int(seed) + self.first_car  # car i is car first_car + i of the whole
         seeds = batch_seeds(seed, self.num_envs)
         start = start_fraction((options or {}).get("start_ndist"))
         obs = self.racers.reset(np.arange(self.num_envs), seeds=seeds, start_ndist=start)

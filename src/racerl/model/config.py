@@ -141,6 +141,12 @@ class TrainConfig:
     """Lighting preset per episode; 'random' trains a model that copes with real rooms."""
     n_envs: int = 32
     """Cars driving at once in the batched simulator."""
+    workers: int = 1
+    """Rollout workers the n_envs cars are shared among: 1 drives them all in this process;
+    K > 1 spreads them over K Ray actors (racerl[ray]), each a batched simulator in a
+    process of its own, on this machine or a cluster's (racerl train --address), feeding
+    the one learner here. The cars, seeds and start points are those of one batch either
+    way, so the experience is the same; only where it is simulated changes."""
     rollout_steps: int = 64
     """Steps each car drives between policy updates (n_envs x this steps per update)."""
     num_episodes_between_training: int = 20
@@ -195,6 +201,7 @@ class TrainConfig:
                   "learning_rate": (1e-8, 1e-2), "entropy": (0.0, 1.0),
                   "discount_factor": (0.0, 1.0), "sac_alpha": (0.0, 1.0),
                   "frame_stack": (1, 8), "n_envs": (1, 4096), "rollout_steps": (2, 100000),
+                  "workers": (1, 1024),
                   "num_episodes_between_training": (1, 10000),
                   "max_episode_steps": (10, 100000), "checkpoint_every": (1, 100000),
                   "eval_every": (0, 100000), "eval_trials": (1, 64),
@@ -225,6 +232,7 @@ class TrainConfig:
         if not isinstance(self.reward, str) or not self.reward:
             raise bad("reward", f"must be a name or a path, not {self.reward!r}")
         _check_tracks(bad, self.track, self.n_envs)
+        _check_workers(bad, self.workers, self.n_envs, len(self.tracks))
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -288,6 +296,20 @@ def _check_tracks(bad: Callable[[str, str], ConfigError], track: object, n_envs:
     if len(track) > n_envs:
         raise bad("track", f"lists {len(track)} tracks but n_envs is {n_envs}: every track "
                            "needs at least one car")
+
+
+def _check_workers(bad: Callable[[str, str], ConfigError], workers: int, n_envs: int,
+                   tracks: int) -> None:
+    """Refuse more rollout workers than there are cars to share among them, and, on several
+    tracks, workers too many for each to drive every track (a worker's batch, like any
+    batch, needs a car on each of its tracks)."""
+    if workers > n_envs:
+        raise bad("workers", f"{workers} exceeds n_envs {n_envs}: each rollout worker drives "
+                             "at least one car")
+    if tracks > 1 and n_envs // workers < tracks:
+        raise bad("workers", f"{workers} workers share {n_envs} cars, {n_envs // workers} "
+                             f"each at the least, but each needs one on each of the {tracks} "
+                             "tracks: use fewer workers or more cars (n_envs)")
 
 
 def _default(name: str) -> object:

@@ -18,7 +18,9 @@ first of, in this priority, ``lap_complete`` (progress ≥ 100), ``crashed``, ``
 truncates.
 
 Tracks: car i drives ``tracks[i % T]`` (T tracks), each track in the direction it was
-loaded in; it is car j = i // T of its track. On one track, j = i.
+loaded in; it is car j = i // T of its track. On one track, j = i. A batch may be a slice of
+a larger one (``first_car``, rollout workers in other processes): its car i is then car
+``first_car + i`` of the whole, with that car's track and start points.
 
 Start positions (reference 8.1): ``start="round_robin"`` (training, DeepRacer's
 ``CHANGE_START_POSITION``) starts episode k of car j at
@@ -89,7 +91,8 @@ class BatchSim:
                  reward: RewardSource | None = None, vehicle: VehicleParams | None = None,
                  start: str = "round_robin", start_offset: float = 0.0,
                  round_robin_step: float = 0.05, max_steps: int | np.ndarray = DEFAULT_MAX_STEPS,
-                 rules: EvaluationRules | None = None, alternate_direction: bool = False):
+                 rules: EvaluationRules | None = None, alternate_direction: bool = False,
+                 first_car: int = 0):
         if start not in START_MODES:
             raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
         tracks = [track] if isinstance(track, Track) else list(track)
@@ -105,9 +108,10 @@ class BatchSim:
         self.courses = TrackSet([*tracks, *(t.reverse() for t in tracks)]
                                 if alternate_direction else tracks)
         """Every track and direction a car may drive (the turned-round ones last)."""
-        self.home = np.arange(n_cars) % len(tracks)
+        whole = first_car + np.arange(n_cars)  # each car's number in the whole batch
+        self.home = whole % len(tracks)
         """Each car's track, an index into :attr:`tracks`."""
-        self.slot = np.arange(n_cars) // len(tracks)
+        self.slot = whole // len(tracks)
         """Each car's number among the cars on its track (its place in the start cycle)."""
         self.course = self.home.copy()
         """Each car's current track and direction, an index into :attr:`courses`."""

@@ -30,7 +30,6 @@ from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from racerl.envs.actions import load_action_space
 from racerl.envs.sb3 import to_sb3
-from racerl.envs.vector import RacerVectorEnv
 from racerl.errors import RacerlError, RewardFunctionError
 from racerl.model.best_checkpoint import (
     EvalSummary,
@@ -77,6 +76,7 @@ from racerl.sim.vehicle import CONTROL_DT
 from racerl.train.evaluation import TrainingEvaluator, evaluation_records
 from racerl.train.live_camera import LiveCamera
 from racerl.train.policies import policy_setup
+from racerl.train.simulator import training_simulator
 from racerl.train.threads import ThreadTuner, cores, fixed_threads
 
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -303,25 +303,28 @@ class Recorder(BaseCallback):
         save_checkpoint(self.folder, self.model, state, normalizer)
 
 
-def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
+def build_env(config: TrainConfig, reward, normalizer: Path | None = None,
+              reward_path: Path | None = None, address: str | None = None):
     """The SB3 view of the batched simulator for this config and loaded reward function
-    (``normalizer``: saved reward scaling statistics of a resumed run)."""
-    venv = RacerVectorEnv(num_envs=config.n_envs, track=config.tracks,
-                          reward_function=reward,
-                          action_space=config.action_space, observation=config.observation,
-                          rgb=config.rgb, frame_stack=config.frame_stack,
-                          lighting=config.lighting, max_steps=config.max_episode_steps,
-                          seed=config.seed, reverse=config.reverse_direction,
-                          alternate_direction=config.alternate_driving_direction,
-                          start="round_robin" if config.change_start_position else "line",
-                          start_offset=config.start_position_offset,
-                          round_robin_step=config.round_robin_advance_dist)
-    env = VecMonitor(to_sb3(venv))
+    (``normalizer``: saved reward scaling statistics of a resumed run). With
+    ``config.workers`` > 1, or an ``address`` of a Ray cluster, the cars are simulated by
+    that many Ray rollout workers (:mod:`racerl.train.workers`), each loading the reward
+    file ``reward_path`` itself."""
+    if config.workers > 1 or address is not None:
+        from racerl.train.workers import RolloutWorkers
+
+        if reward_path is None:
+            raise ValueError("rollout workers load the reward function from its file")
+        venv = RolloutWorkers(config, reward_path, address)
+    else:
+        venv = to_sb3(training_simulator(config, reward))
+    env = VecMonitor(venv)
     if config.normalize_reward:
         if normalizer is not None and normalizer.is_file():
             try:
                 return VecNormalize.load(str(normalizer), env)
             except Exception as exc:  # a damaged pickle raises whatever unpickling hit
+                env.close()  # rollout workers go with it
                 raise DamagedFileError(normalizer, f"damaged: does not load ({type(exc).__name__}"
                                                    f": {' '.join(str(exc).split())[:200]})") \
                     from None
@@ -376,7 +379,7 @@ class TrainResult:
 def train(name: str, config: TrainConfig | None, minutes: float | None = None,
           steps: int | None = None, clone: str | None = None, resume: bool = False,
           reward: str | Path | None = None, force: bool = False,
-          on_iteration=None) -> TrainResult:
+          on_iteration=None, address: str | None = None) -> TrainResult:
     """Train (or resume, or clone into) model ``name``; returns when the budget is spent.
 
     ``name`` is a name, never a path: the model lives in ``$RACERL_HOME/models/<name>/``.
@@ -393,11 +396,11 @@ def train(name: str, config: TrainConfig | None, minutes: float | None = None,
         raise RacerlError(f"no model {name!r} to resume (nothing at {folder.root})")
     with training_lock(folder):  # to the last write: no second run of this model meanwhile
         return _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
-                             on_iteration)
+                             on_iteration, address)
 
 
 def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
-                  on_iteration) -> TrainResult:
+                  on_iteration, address) -> TrainResult:
     """:func:`train` once it holds the model's lock."""
     if resume:
         # The folder is self-contained: its own action space and reward copy.
@@ -422,7 +425,7 @@ def _train_locked(folder, config, minutes, steps, clone, resume, reward, force,
             reward_function = load_reward_function(reward_source)
         try:
             return _run(config, folder, reward_source, reward_function, minutes, steps,
-                        source, resume, on_iteration)
+                        source, resume, on_iteration, address)
         finally:
             reward_function.close()  # the sandbox's worker process, if there is one
 
@@ -460,12 +463,27 @@ def check_resumable(folder: ModelFolder) -> None:
 
 
 def _run(config, folder, reward_source, reward_function, minutes, steps, source,
-         resume, on_iteration) -> TrainResult:
-    """The training run itself, once its settings and reward function are in hand."""
+         resume, on_iteration, address) -> TrainResult:
+    """The training run itself, once its settings and reward function are in hand. The
+    env is closed however the run ends (rollout workers stopped, their Ray too if the run
+    started it)."""
+    try:
+        env = build_env(config, reward_function, folder.normalizer_path if resume else None,
+                        reward_path=reward_source, address=address)
+    except DamagedFileError as exc:
+        raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
+            from None
+    with contextlib.closing(env):
+        return _run_in(env, config, folder, reward_source, minutes, steps, source, resume,
+                       on_iteration)
+
+
+def _run_in(env, config, folder, reward_source, minutes, steps, source, resume,
+            on_iteration) -> TrainResult:
+    """:func:`_run` in its env."""
     if resume:
         state = folder.state()
         try:
-            env = build_env(config, reward_function, folder.normalizer_path)
             model = load_model(config, folder.checkpoint_path, env, device=config.device)
         except DamagedFileError as exc:
             raise GarageError(f"cannot resume: {exc}; {previous_checkpoint_note(folder)}") \
@@ -480,7 +498,6 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
                             evaluations=evaluation_summaries(metrics),
                             best_evaluation=EvalSummary.from_json(best) if best else None)
     else:
-        env = build_env(config, reward_function)
         model = build_model(config, env, folder.logs_dir)
         if source is not None:
             _copy_weights(model, source, config)
@@ -511,7 +528,6 @@ def _run(config, folder, reward_source, reward_function, minutes, steps, source,
     logger = getattr(model, "_logger", None)  # SB3's TensorBoard writer: flush and close it
     if logger is not None:  # now, so that no writer thread outlives an interrupted run
         logger.close()
-    env.close()
     return TrainResult(folder, progress, stop_reason)
 
 
