@@ -308,7 +308,7 @@ class Camera:
                                        lighting.subset(cars), frame[cars],
                                        self.textures[int(t)])
                     out[cars] = part
-            if objects is not None and objects.present.any():
+            if objects is not None and objects.count and objects.present.any():
                 self._draw_objects(out, x, y, yaw, lighting, objects)
             flat = out.reshape(n, -1, self.channels)
             _post_process(flat, self.spec.width, self.spec.height, lighting.noise,
@@ -321,12 +321,10 @@ class Camera:
         if objects.x.shape[0] != len(x):
             raise ValueError(f"objects are for {objects.x.shape[0]} cars, the batch has {len(x)}")
         spec = self.spec
-        plan = object_pass.prepare(objects, x, y, np.cos(yaw), np.sin(yaw), yaw,
-                                   (spec.mount_forward, spec.mount_left, spec.mount_height),
-                                   np.radians(spec.pitch_deg), spec.focal, spec.width,
-                                   spec.height)
-        object_pass.draw(plan, self._rays, lighting.gain, lighting.tone, self.rgb,
-                         self.backend, out)
+        object_pass.draw(objects, x, y, yaw, np.cos(yaw), np.sin(yaw),
+                         (spec.mount_forward, spec.mount_left, spec.mount_height),
+                         float(np.radians(spec.pitch_deg)), spec.focal, self._rays,
+                         lighting.gain, lighting.tone, self.rgb, self.backend, out)
 
     def _render_floor(self, out: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
                       lighting: LightingBatch, frame: np.ndarray, texture: TrackTexture

@@ -14,16 +14,13 @@ is lit fully, each side by how much its outward normal faces a fixed light from 
 side of the room. The camera's colour cast (gain) and tone curve then apply as on the floor;
 the floor's light patches do not (they are pools of light on the ground).
 
-Work is kept small: the per-object constants (the camera in the object's frame, the shades,
-the rectangle of pixels the box can cover, from its eight projected corners) are computed
-once per frame with NumPy and shared by both backends, so the compiled kernel only visits
-pixels inside those rectangles. The NumPy backend tests every pixel; both evaluate the same
-expressions in the same order and agree to the bit.
+Work is kept small: per car and object, the compiled kernel first finds the rectangle of
+pixels the box can cover (its eight corners projected) and then visits only those pixels.
+The NumPy backend tests every pixel. The sines and cosines are taken once with NumPy for
+both; the rest is the same expressions in the same order, so the two agree to the bit.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -50,80 +47,29 @@ NEAR_DEPTH = 1e-3
 frame (a projection through the camera is unbounded)."""
 
 
-@dataclass(frozen=True)
-class ObjectPass:
-    """Per (car, object) constants of one frame, in the form both backends take."""
+def draw(objects: Objects, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+         cos_yaw: np.ndarray, sin_yaw: np.ndarray, mount: tuple[float, float, float],
+         pitch: float, focal: float, rays: np.ndarray, gain: np.ndarray, tone: np.ndarray,
+         rgb: bool, backend: str, out: np.ndarray) -> None:
+    """Repaint the pixels of ``out`` (N, H, W, C) whose ray from the camera at ``mount``
+    (forward, left, up of base_link) meets one of the cars' objects first."""
+    def f64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64)
 
-    origin: np.ndarray  # (N, M, 3) the camera in the object's frame (z from the floor)
-    turn: np.ndarray  # (N, M, 2) cos, sin of (object yaw - car yaw)
-    half: np.ndarray  # (N, M, 3) half length, half width, height
-    shade: np.ndarray  # (N, M, 5) faces +x, -x, +y, -y, top
-    kind: np.ndarray  # (N, M) int64
-    rect: np.ndarray  # (N, M, 4) int64 row0, row1, col0, col1 (empty for absent objects)
-
-
-def prepare(objects: Objects, x: np.ndarray, y: np.ndarray, cos_yaw: np.ndarray,
-            sin_yaw: np.ndarray, yaw: np.ndarray, mount: tuple[float, float, float],
-            pitch: float, focal: float, width: int, height: int) -> ObjectPass:
-    """The constants of :class:`ObjectPass` for cars at (x, y, yaw) and their objects."""
-    fwd, left, up = mount
-    cam_x = x + cos_yaw * fwd - sin_yaw * left
-    cam_y = y + sin_yaw * fwd + cos_yaw * left
-    oc, os_ = np.cos(objects.yaw), np.sin(objects.yaw)
-    rx, ry = cam_x[:, None] - objects.x, cam_y[:, None] - objects.y
-    origin = np.stack([oc * rx + os_ * ry, -os_ * rx + oc * ry,
-                       np.full(rx.shape, up)], axis=-1)
+    # The trigonometry is done once, here, for both backends (their sines may differ by an
+    # ulp); the rest is + - * / in the same order in both.
     rel = objects.yaw - yaw[:, None]
-    turn = np.stack([np.cos(rel), np.sin(rel)], axis=-1)
-    half = np.stack([objects.length / 2, objects.width / 2, objects.height], axis=-1)
+    trig = np.ascontiguousarray(np.stack([np.cos(objects.yaw), np.sin(objects.yaw),
+                                          np.cos(rel), np.sin(rel)], axis=-1))
+    size = np.ascontiguousarray(np.stack([objects.length, objects.width, objects.height],
+                                         axis=-1), dtype=np.float64)
+    visible = objects.present & (size > 0).all(axis=-1)
     light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
-    facing = oc * light[0] + os_ * light[1]  # +x normal against the light
-    across = -os_ * light[0] + oc * light[1]  # +y normal
-    sides = np.stack([facing, -facing, across, -across], axis=-1)
-    shade = np.concatenate([SIDE_AMBIENT + SIDE_DIFFUSE * np.maximum(sides, 0.0),
-                            np.ones((*rx.shape, 1))], axis=-1)
-    visible = objects.present & (half > 0).all(axis=-1)
-    rect = _pixel_rects(objects, cam_x, cam_y, cos_yaw, sin_yaw, up, pitch, focal, width,
-                        height, visible)
-    return ObjectPass(np.ascontiguousarray(origin), np.ascontiguousarray(turn),
-                      np.ascontiguousarray(half), np.ascontiguousarray(shade),
-                      objects.kind.astype(np.int64), rect)
-
-
-def _pixel_rects(objects, cam_x, cam_y, cos_yaw, sin_yaw, up, pitch, focal, width, height,
-                 visible) -> np.ndarray:
-    """(N, M, 4) pixel rectangles holding each box's image, one pixel of margin round the
-    projected corners; the whole frame where a corner is at or behind the camera plane (and
-    some in front), nothing where every corner is behind (no pixel ray looks backwards)."""
-    foot = objects.corners()  # (N, M, 4, 2)
-    dx = foot[..., 0] - cam_x[:, None, None]
-    dy = foot[..., 1] - cam_y[:, None, None]
-    ahead = cos_yaw[:, None, None] * dx + sin_yaw[:, None, None] * dy  # car frame
-    side = -sin_yaw[:, None, None] * dx + cos_yaw[:, None, None] * dy
-    ahead, side = np.concatenate([ahead, ahead], -1), np.concatenate([side, side], -1)
-    z = np.concatenate([np.zeros(foot.shape[:-1]),
-                        np.broadcast_to(objects.height[..., None], foot.shape[:-1])], -1) - up
-    depth = ahead * np.cos(pitch) - z * np.sin(pitch)
-    rise = ahead * np.sin(pitch) + z * np.cos(pitch)
-    safe = np.where(depth > NEAR_DEPTH, depth, 1.0)
-    col = 0.5 * width - focal * side / safe
-    row = 0.5 * height - focal * rise / safe
-    rect = np.stack([np.floor(row.min(-1)) - 1, np.ceil(row.max(-1)) + 2,
-                     np.floor(col.min(-1)) - 1, np.ceil(col.max(-1)) + 2], axis=-1)
-    rect = np.clip(rect, 0, [height, height, width, width])
-    straddles = (depth <= NEAR_DEPTH).any(-1) & (depth > 0).any(-1)
-    rect = np.where(straddles[..., None], [0, height, 0, width], rect)
-    behind = (depth <= 0).all(-1) | ~visible
-    return np.where(behind[..., None], 0, rect).astype(np.int64)
-
-
-def draw(p: ObjectPass, rays: np.ndarray, gain: np.ndarray, tone: np.ndarray, rgb: bool,
-         backend: str, out: np.ndarray) -> None:
-    """Repaint the pixels of ``out`` (N, H, W, C) whose ray meets an object first."""
-    args = (p.origin, p.turn, p.half, p.shade, p.kind, p.rect, rays, PALETTE, gain, tone,
-            rgb, out)
+    args = (x, y, cos_yaw, sin_yaw, f64(objects.x), f64(objects.y), trig, size, visible,
+            objects.kind.astype(np.int64), np.array(mount, dtype=np.float64), light,
+            rays, PALETTE, gain, tone, rgb, out)
     if backend == "numba":
-        _draw_numba(*args)
+        _draw_numba(*args, pitch, focal)
     else:
         _draw_numpy(*args)
 
@@ -142,46 +88,62 @@ def _slab_numpy(o, d, lo, hi):
     return t_in, t_out
 
 
-def _draw_numpy(origin, turn, half, shade, kind, rect, rays, palette, gain, tone, rgb, out):
+def _side_shade(cos_normal):
+    return SIDE_AMBIENT + SIDE_DIFFUSE * np.maximum(cos_normal, 0.0)
+
+
+def _draw_numpy(x, y, cos_yaw, sin_yaw, ox, oy, trig, size, visible, kind, mount, light, rays,
+                palette, gain, tone, rgb, out):
     n, h, w, _ = out.shape
-    m = origin.shape[1]
+    m = ox.shape[1]
+    # The camera in each object's frame, and each face's shade.
+    cam_x = x + cos_yaw * mount[0] - sin_yaw * mount[1]
+    cam_y = y + sin_yaw * mount[0] + cos_yaw * mount[1]
+    rx, ry = cam_x[:, None] - ox, cam_y[:, None] - oy
+    oc, os_ = trig[..., 0], trig[..., 1]
+    loc_x, loc_y = oc * rx + os_ * ry, -os_ * rx + oc * ry
+    facing = oc * light[0] + os_ * light[1]  # the +x face's normal against the light
+    across = -os_ * light[0] + oc * light[1]  # the +y face's
+    shade = np.stack([_side_shade(facing), _side_shade(-facing), _side_shade(across),
+                      _side_shade(-across), np.ones(facing.shape)], axis=-1)
     dx, dy, dz = rays[:, 0][None], rays[:, 1][None], rays[:, 2][None]  # (1, P)
     best = np.full((n, h * w), np.inf)
     color = np.zeros((n, h * w, 3))
-    light = np.ones((n, h * w))
+    lit = np.ones((n, h * w))
     for j in range(m):  # a handful of objects; every car and pixel at once
-        c, s = turn[:, j, 0][:, None], turn[:, j, 1][:, None]
-        ox, oy, oz = (origin[:, j, k][:, None] for k in range(3))
-        hx, hy, hz = (half[:, j, k][:, None] for k in range(3))
+        c, s = trig[:, j, 2][:, None], trig[:, j, 3][:, None]
+        px, py, pz = loc_x[:, j][:, None], loc_y[:, j][:, None], mount[2]
+        hx, hy, hz = size[:, j, 0][:, None] / 2, size[:, j, 1][:, None] / 2, \
+            size[:, j, 2][:, None]
         ldx = c * dx + s * dy
         ldy = -s * dx + c * dy
         ldz = np.broadcast_to(dz, ldx.shape)
-        x_in, x_out = _slab_numpy(ox, ldx, -hx, hx)
-        y_in, y_out = _slab_numpy(oy, ldy, -hy, hy)
-        z_in, z_out = _slab_numpy(oz, ldz, 0.0, hz)
+        x_in, x_out = _slab_numpy(px, ldx, -hx, hx)
+        y_in, y_out = _slab_numpy(py, ldy, -hy, hy)
+        z_in, z_out = _slab_numpy(pz, ldz, 0.0, hz)
         t_in = np.maximum(np.maximum(x_in, y_in), z_in)
         t_out = np.minimum(np.minimum(x_out, y_out), z_out)
-        present = (rect[:, j, 1] > rect[:, j, 0])[:, None]
-        hit = present & (t_in <= t_out) & (t_in > 0.0) & (t_in < best)
+        hit = visible[:, j][:, None] & (t_in <= t_out) & (t_in > 0.0) & (t_in < best)
         face = np.where(t_in == x_in, np.where(ldx > 0.0, 1, 0),
                         np.where(t_in == y_in, np.where(ldy > 0.0, 3, 2), 4))
-        zf = (oz + t_in * ldz) / hz
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zf = (pz + t_in * ldz) / hz
         part = _part(kind[:, j][:, None], face, zf)
         best = np.where(hit, t_in, best)
         color = np.where(hit[..., None], palette[kind[:, j][:, None], part], color)
-        light = np.where(hit, np.take_along_axis(shade[:, j], face, axis=1), light)
+        lit = np.where(hit, np.take_along_axis(shade[:, j], face, axis=1), lit)
     hit = best < np.inf
     cars = np.broadcast_to(np.arange(n)[:, None], hit.shape)
     flat = out.reshape(n, h * w, out.shape[3])
     if rgb:
         for ch in range(3):
-            value = color[..., ch] * gain[:, None, ch] * light
+            value = color[..., ch] * gain[:, None, ch] * lit
             flat[..., ch] = np.where(hit, tone[cars, np.minimum(value, 255.0).astype(np.int64)],
                                      flat[..., ch])
     else:
         a = LUMA_ARRAY * gain
         luma = (a[:, None, 0] * color[..., 0] + a[:, None, 1] * color[..., 1]
-                + a[:, None, 2] * color[..., 2]) * light
+                + a[:, None, 2] * color[..., 2]) * lit
         flat[..., 0] = np.where(hit, tone[cars, np.minimum(luma, 255.0).astype(np.int64)],
                                 flat[..., 0])
 
@@ -205,16 +167,73 @@ def _slab(o, d, lo, hi):
     return min(t1, t2), max(t1, t2)
 
 
+@numba.njit(cache=True, nogil=True)
+def _pixel_rect(px, py, pz, hx, hy, hz, c, s, pitch, focal, w, h, rect):
+    """The pixels (row0, row1, col0, col1) that can see a box: its eight corners projected,
+    one pixel of margin round them; the whole frame when a corner is at or behind the camera
+    plane and some are in front; none when all are behind (no pixel ray looks backwards)."""
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    r_lo, r_hi, c_lo, c_hi = np.inf, -np.inf, np.inf, -np.inf
+    near, ahead = False, False
+    for k in range(8):
+        ax = (hx if k & 1 else -hx) - px  # corner minus camera, in the object's frame
+        ay = (hy if k & 2 else -hy) - py
+        az = (hz if k & 4 else 0.0) - pz
+        fwd, side = c * ax - s * ay, s * ax + c * ay  # ... turned into the car's frame
+        depth = fwd * cp - az * sp
+        rise = fwd * sp + az * cp
+        if depth > 0.0:
+            ahead = True
+        if depth <= NEAR_DEPTH:
+            near = True
+            continue
+        col = 0.5 * w - focal * side / depth
+        row = 0.5 * h - focal * rise / depth
+        r_lo, r_hi = min(r_lo, row), max(r_hi, row)
+        c_lo, c_hi = min(c_lo, col), max(c_hi, col)
+    if not ahead:
+        rect[:] = 0
+    elif near:
+        rect[0], rect[1], rect[2], rect[3] = 0, h, 0, w
+    else:
+        rect[0] = min(max(np.floor(r_lo) - 1, 0), h)
+        rect[1] = min(max(np.ceil(r_hi) + 2, 0), h)
+        rect[2] = min(max(np.floor(c_lo) - 1, 0), w)
+        rect[3] = min(max(np.ceil(c_hi) + 2, 0), w)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _draw_numba(origin, turn, half, shade, kind, rect, rays, palette, gain, tone, rgb, out):
+def _draw_numba(x, y, cos_yaw, sin_yaw, ox, oy, trig, size, visible, kind, mount, light, rays,
+                palette, gain, tone, rgb, out, pitch, focal):
     n, h, w = out.shape[0], out.shape[1], out.shape[2]
-    m = origin.shape[1]
+    m = ox.shape[1]
     for i in numba.prange(n):
-        r0, r1, c0, c1 = h, 0, w, 0  # the union of this car's rectangles
+        # Per object: the camera in its frame, its faces' shades, its rectangle of pixels.
+        cam_x = x[i] + cos_yaw[i] * mount[0] - sin_yaw[i] * mount[1]
+        cam_y = y[i] + sin_yaw[i] * mount[0] + cos_yaw[i] * mount[1]
+        loc = np.empty((m, 2))
+        shade = np.empty((m, 5))
+        rect = np.zeros((m, 4), dtype=np.int64)
+        r0, r1, c0, c1 = h, 0, w, 0  # the union of the rectangles
         for j in range(m):
-            if rect[i, j, 1] > rect[i, j, 0] and rect[i, j, 3] > rect[i, j, 2]:
-                r0, r1 = min(r0, rect[i, j, 0]), max(r1, rect[i, j, 1])
-                c0, c1 = min(c0, rect[i, j, 2]), max(c1, rect[i, j, 3])
+            if not visible[i, j]:
+                continue
+            rx, ry = cam_x - ox[i, j], cam_y - oy[i, j]
+            oc, os_ = trig[i, j, 0], trig[i, j, 1]
+            loc[j, 0], loc[j, 1] = oc * rx + os_ * ry, -os_ * rx + oc * ry
+            facing = oc * light[0] + os_ * light[1]
+            across = -os_ * light[0] + oc * light[1]
+            shade[j, 0] = SIDE_AMBIENT + SIDE_DIFFUSE * max(facing, 0.0)
+            shade[j, 1] = SIDE_AMBIENT + SIDE_DIFFUSE * max(-facing, 0.0)
+            shade[j, 2] = SIDE_AMBIENT + SIDE_DIFFUSE * max(across, 0.0)
+            shade[j, 3] = SIDE_AMBIENT + SIDE_DIFFUSE * max(-across, 0.0)
+            shade[j, 4] = 1.0
+            _pixel_rect(loc[j, 0], loc[j, 1], mount[2], size[i, j, 0] / 2, size[i, j, 1] / 2,
+                        size[i, j, 2], trig[i, j, 2], trig[i, j, 3], pitch, focal, w, h,
+                        rect[j])
+            if rect[j, 1] > rect[j, 0] and rect[j, 3] > rect[j, 2]:
+                r0, r1 = min(r0, rect[j, 0]), max(r1, rect[j, 1])
+                c0, c1 = min(c0, rect[j, 2]), max(c1, rect[j, 3])
         a0, a1, a2 = LUMA_ARRAY[0] * gain[i, 0], LUMA_ARRAY[1] * gain[i, 1], \
             LUMA_ARRAY[2] * gain[i, 2]
         for r in range(r0, r1):
@@ -223,16 +242,15 @@ def _draw_numba(origin, turn, half, shade, kind, rect, rays, palette, gain, tone
                 dx, dy, dz = rays[p, 0], rays[p, 1], rays[p, 2]
                 best, best_j, best_face, best_z = np.inf, -1, 0, 0.0
                 for j in range(m):
-                    if not (rect[i, j, 0] <= r < rect[i, j, 1]
-                            and rect[i, j, 2] <= col < rect[i, j, 3]):
+                    if not (rect[j, 0] <= r < rect[j, 1] and rect[j, 2] <= col < rect[j, 3]):
                         continue
-                    c, s = turn[i, j, 0], turn[i, j, 1]
+                    c, s = trig[i, j, 2], trig[i, j, 3]
                     ldx = c * dx + s * dy
                     ldy = -s * dx + c * dy
-                    ox, oy, oz = origin[i, j, 0], origin[i, j, 1], origin[i, j, 2]
-                    x_in, x_out = _slab(ox, ldx, -half[i, j, 0], half[i, j, 0])
-                    y_in, y_out = _slab(oy, ldy, -half[i, j, 1], half[i, j, 1])
-                    z_in, z_out = _slab(oz, dz, 0.0, half[i, j, 2])
+                    hx, hy, hz = size[i, j, 0] / 2, size[i, j, 1] / 2, size[i, j, 2]
+                    x_in, x_out = _slab(loc[j, 0], ldx, -hx, hx)
+                    y_in, y_out = _slab(loc[j, 1], ldy, -hy, hy)
+                    z_in, z_out = _slab(mount[2], dz, 0.0, hz)
                     t_in = max(max(x_in, y_in), z_in)
                     t_out = min(min(x_out, y_out), z_out)
                     if t_in <= t_out and t_in > 0.0 and t_in < best:
@@ -243,7 +261,7 @@ def _draw_numba(origin, turn, half, shade, kind, rect, rays, palette, gain, tone
                             best_face = 3 if ldy > 0.0 else 2
                         else:
                             best_face = 4
-                        best_z = (oz + t_in * dz) / half[i, j, 2]
+                        best_z = (mount[2] + t_in * dz) / hz
                 if best_j < 0:
                     continue
                 k = kind[i, best_j]
@@ -254,7 +272,7 @@ def _draw_numba(origin, turn, half, shade, kind, rect, rays, palette, gain, tone
                 else:
                     part = 1 if best_z < CHASSIS else 0
                 red, green, blue = palette[k, part, 0], palette[k, part, 1], palette[k, part, 2]
-                lt = shade[i, best_j, best_face]
+                lt = shade[best_j, best_face]
                 if rgb:
                     out[i, r, col, 0] = tone[i, int(min(red * gain[i, 0] * lt, 255.0))]
                     out[i, r, col, 1] = tone[i, int(min(green * gain[i, 1] * lt, 255.0))]
