@@ -18,6 +18,11 @@ A batch may drive several tracks (multi-track training): the camera then holds o
 per track and each car names its own (``texture`` in :meth:`Camera.render`); the cars of
 each track are rendered together, one kernel call per track.
 
+Obstacles, bot cars and other racers (``objects`` in :meth:`Camera.render`, an
+:class:`~racerl.sim.objects.Objects`) are drawn after the floor as solid boxes, ray-cast per
+pixel (:mod:`racerl.camera.objects`). ``CameraSpec.mount_left`` moves the camera sideways;
+:class:`racerl.camera.stereo.StereoCamera` uses it for DeepRacer's stereo pair.
+
 Two implementations give the same pixels: a compiled one (Numba, the default, parallel
 over cars) and a plain NumPy one (``backend="numpy"``), which documents the arithmetic and
 checks the compiled one in the tests.
