@@ -80,8 +80,8 @@ def draw(objects: Objects, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
 def _slab_numpy(o, d, lo, hi):
     """Ray parameters (entry, exit) of the slab lo <= o + t d <= hi, elementwise."""
     flat = d == 0.0
-    safe = np.where(flat, 1.0, d)
-    t1, t2 = (lo - o) / safe, (hi - o) / safe
+    inv = 1.0 / np.where(flat, 1.0, d)
+    t1, t2 = (lo - o) * inv, (hi - o) * inv
     inside = (lo <= o) & (o <= hi)
     t_in = np.where(flat, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2))
     t_out = np.where(flat, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
@@ -163,7 +163,8 @@ def _slab(o, d, lo, hi):
         if lo <= o and o <= hi:
             return -np.inf, np.inf
         return np.inf, -np.inf
-    t1, t2 = (lo - o) / d, (hi - o) / d
+    inv = 1.0 / d  # one division, two products
+    t1, t2 = (lo - o) * inv, (hi - o) * inv
     return min(t1, t2), max(t1, t2)
 
 
