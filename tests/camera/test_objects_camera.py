@@ -279,3 +279,21 @@ def test_stereo_cameras_have_their_own_sensor_noise(straight):
     noise = pair - clean
     assert np.abs(noise).mean() > 0.5
     assert abs(np.corrcoef(noise[..., 0].ravel(), noise[..., 1].ravel())[0, 1]) < 0.2
+
+
+def test_objects_are_drawn_for_cars_on_different_tracks(straight):
+    """A multi-track batch renders each track's cars apart; the objects still reach every
+    car, exactly as if each car were rendered alone on its own track."""
+    wide = Track(straight_track(length=10.0, width=1.4, n=101), name="wide10")
+    both = Camera([straight, wide])
+    poses = np.array([CAR, (2.0, 0.1, 0.1)])
+    objects = objects_of((Kind.BOX, 2.0, 0.0, 0.0), (Kind.BOT_CAR, 3.2, 0.1, 0.3), cars=2)
+    batch = both.render(poses[:, 0], poses[:, 1], poses[:, 2], LightingBatch.studio(2),
+                        np.zeros(2, dtype=np.uint64), texture=np.array([0, 1]),
+                        objects=objects)
+    for car, track in enumerate((straight, wide)):
+        alone = shot(Camera(track), objects.subset(np.array([car])), poses[car])
+        assert np.array_equal(batch[car], alone[0])
+    assert (batch != both.render(poses[:, 0], poses[:, 1], poses[:, 2],
+                                 LightingBatch.studio(2), np.zeros(2, dtype=np.uint64),
+                                 texture=np.array([0, 1]))).any(axis=-1).sum() > 500
