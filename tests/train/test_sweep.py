@@ -118,8 +118,6 @@ def test_a_sweep_trains_ranks_and_reports_a_failing_trial(tmp_path, local_ray):
                         "S-04": "error"}
     good = [r for r in outcome.results if r.status == "finished"]
     assert good == ranked(good)  # best lap first, then completion
-    assert any(state["S-01"] == "running" for state in seen)  # the live view saw it run
-    assert seen[-1] == {"S-01": "finished", "S-02": "finished", "S-03": "error"}
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ from rich.table import Table
 from racerl.cli.common import (
     CHECKPOINT_OPT,
     DRIVER_OPT,
-    MODEL_ARG,
     SPEED_OPT,
     app,
     console,
@@ -54,18 +53,34 @@ def race_create(
 @user_errors
 def race_submit(
     name: str = typer.Argument(..., help="race name"),
-    model: str | None = MODEL_ARG,
+    models: list[str] | None = typer.Argument(None, help="model names or folders (or use "
+                                                         "--driver)"),
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
     checkpoint: str = CHECKPOINT_OPT,
+    parallel: bool = typer.Option(False, "--parallel",
+                                  help="race the models at once, as Ray tasks (one CPU each)"),
+    address: str | None = typer.Option(None, help="with --parallel: the Ray cluster to run on "
+                                                  "(default: a local Ray on this machine)"),
 ) -> None:
-    """Race a model (or a scripted driver) and put it on the leaderboard."""
-    from racerl.evaluate.races import submit
+    """Race models (or a scripted driver) and put them on the leaderboard."""
+    from racerl.errors import RacerlError
+    from racerl.evaluate.races import submit, submit_parallel
 
-    who = pick_entrant(model, driver, speed, checkpoint)
-    run, standing = submit(name, who)
-    print_evaluation(run)
-    console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
+    if address and not parallel:
+        raise RacerlError("--address goes with --parallel")
+    if parallel and not models:
+        raise RacerlError("--parallel races models: name them (racerl race submit RACE "
+                          "MODEL MODEL ...)")
+    entrants = [pick_entrant(m, driver, speed, checkpoint) for m in models] if models \
+        else [pick_entrant(None, driver, speed, checkpoint)]
+    if parallel:
+        results = submit_parallel(name, entrants, checkpoint, address)
+    else:
+        results = [submit(name, who) for who in entrants]
+    for who, (run, standing) in zip(entrants, results, strict=True):
+        print_evaluation(run)
+        console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
 
 
 @race_app.command("leaderboard")
