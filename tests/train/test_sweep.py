@@ -3,6 +3,7 @@ a failing trial is reported while the others go on, and an interrupted sweep res
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,14 @@ def test_an_interrupted_sweep_resumes_its_unfinished_trials(local_ray):
     again = run_sweep(load_plan("S"), early_stopping=False)  # nothing left to train
     assert [r.steps for r in again.results] == [2048, 2048]
     assert Path(resumed.checkpoint_path).stat().st_mtime_ns == mtime
+
+
+def test_without_ray_a_sweep_says_which_extra_to_install(monkeypatch):
+    from racerl.train.cluster import ClusterError
+    from racerl.train.sweep_runner import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if racerl[ray] were not installed
+    plan = plan_sweep("S", tiny(), parse_grid(["entropy=0.01,0.001"]), [], steps=2048)
+    with pytest.raises(ClusterError, match=r"pip install 'racerl\[ray\]'"):
+        run_sweep(plan)
+    assert not plan.folder.exists()  # nothing written

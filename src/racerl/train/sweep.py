@@ -226,17 +226,19 @@ def load_plan(name: str) -> SweepPlan:
             from None
 
 
-def outcome_path(plan: SweepPlan, trial: str) -> Path:
-    return plan.folder / "trials" / f"{trial}.json"
+def outcome_path(folder: Path, trial: str) -> Path:
+    """Where the sweep in ``folder`` keeps what became of ``trial``."""
+    return folder / "trials" / f"{trial}.json"
 
 
-def write_outcome(plan: SweepPlan, trial: str, status: str, error: str | None = None) -> None:
-    """What became of a trial: ``finished`` or ``error`` (with its message)."""
-    atomic_write_json(outcome_path(plan, trial), {"status": status, "error": error})
+def write_outcome(folder: Path, trial: str, status: str, error: str | None = None) -> None:
+    """What became of a trial: ``finished``, ``stopped early`` or ``error`` (with its
+    message)."""
+    atomic_write_json(outcome_path(folder, trial), {"status": status, "error": error})
 
 
-def read_outcome(plan: SweepPlan, trial: str) -> dict | None:
-    path = outcome_path(plan, trial)
+def read_outcome(folder: Path, trial: str) -> dict | None:
+    path = outcome_path(folder, trial)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -261,7 +263,7 @@ class TrialResult:
 def trial_result(plan: SweepPlan, trial: Trial, status: str | None = None) -> TrialResult:
     """What ``trial``'s model folder and outcome record say about it; ``status``, the
     scheduler's word for a trial with no outcome record (stopped early, interrupted)."""
-    outcome = read_outcome(plan, trial.name)
+    outcome = read_outcome(plan.folder, trial.name)
     folder = named_model_folder(trial.name)
     steps, summaries, best = 0, [], None
     if folder.exists():

@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from racerl.home import racerl_home
 from racerl.train.cluster import connect, ray_module
@@ -88,11 +89,17 @@ _listener: Callable[[SweepProgress], None] | None = None
 _progress: SweepProgress | None = None
 
 
-def _tune_callback():
-    """A Tune callback feeding :class:`SweepProgress` (built here: Ray is imported late)."""
+def _tune_callback(folder: Path):
+    """A Tune callback that records how trials end in the sweep's ``folder`` and feeds the
+    live view (built here: Ray is imported late).
+
+    It holds the folder itself, not the driver's globals: with a Ray Client address Tune's
+    loop, and so this callback, runs on the head node, where only the shared folder is
+    the same; the live view is then not fed.
+    """
     from ray import tune
 
-    class LiveView(tune.Callback):
+    class SweepCallback(tune.Callback):
         def _row(self, trial) -> TrialRow | None:
             return _progress.rows.get(trial.custom_trial_name) if _progress else None
 
@@ -115,24 +122,27 @@ def _tune_callback():
                 self._changed()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            if (row := self._row(trial)) is not None and _progress is not None:
-                outcome = read_outcome(_progress.plan, trial.custom_trial_name)
-                if outcome is None:  # ended by the scheduler, not by its budget
-                    write_outcome(_progress.plan, trial.custom_trial_name, STOPPED_EARLY)
-                    row.status = STOPPED_EARLY
-                else:
-                    row.status = outcome["status"]
+            name = trial.custom_trial_name
+            outcome = read_outcome(folder, name)
+            if outcome is None:  # ended by the scheduler, not by its budget
+                write_outcome(folder, name, STOPPED_EARLY)
+                outcome = {"status": STOPPED_EARLY}
+            if (row := self._row(trial)) is not None:
+                row.status = outcome["status"]
                 self._changed()
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            if (row := self._row(trial)) is not None and _progress is not None:
-                outcome = read_outcome(_progress.plan, trial.custom_trial_name) or {}
-                row.status, row.error = ERROR, outcome.get("error") or "failed (see Ray's log)"
-                if not outcome:
-                    write_outcome(_progress.plan, trial.custom_trial_name, ERROR, row.error)
+            name = trial.custom_trial_name
+            outcome = read_outcome(folder, name)
+            if outcome is None:  # died without a word (a node lost, out of memory)
+                outcome = {"status": ERROR, "error": "the trial's Ray worker failed; see "
+                                                     f"Ray's log under {trial.local_path}"}
+                write_outcome(folder, name, ERROR, outcome["error"])
+            if (row := self._row(trial)) is not None:
+                row.status, row.error = ERROR, outcome["error"]
                 self._changed()
 
-    return LiveView()
+    return SweepCallback()
 
 
 def run_trial(config: dict, home: str, sweep: str) -> None:
@@ -163,7 +173,7 @@ def run_trial(config: dict, home: str, sweep: str) -> None:
             state = folder.state()
             minutes, steps = _remaining(plan, state)
             if minutes is None and steps is None:
-                write_outcome(plan, trial.name, FINISHED)
+                write_outcome(plan.folder, trial.name, FINISHED)
                 return
             result = train(trial.name, None, minutes=minutes, steps=steps, resume=True,
                            on_iteration=report)
@@ -171,11 +181,11 @@ def run_trial(config: dict, home: str, sweep: str) -> None:
             result = train(trial.name, trial.train_config(), minutes=plan.minutes,
                            steps=plan.steps, force=folder.exists(), on_iteration=report)
     except Exception as exc:
-        write_outcome(plan, trial.name, ERROR, _first_line(exc))
+        write_outcome(plan.folder, trial.name, ERROR, _first_line(exc))
         raise
     tune.report(progress_metrics(result.progress))
     if result.stop_reason in ("step budget reached", "time budget reached", "finished"):
-        write_outcome(plan, trial.name, FINISHED)
+        write_outcome(plan.folder, trial.name, FINISHED)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -254,7 +264,7 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
                 trial_dirname_creator=lambda trial: names[trial.config["index"]]),
             run_config=tune.RunConfig(
                 name=f"run-{run}", storage_path=str((plan.folder / "tune").resolve()),
-                callbacks=[_tune_callback()], verbose=0,
+                callbacks=[_tune_callback(plan.folder.resolve())], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0)))
         _listener, _progress = on_update, progress
         try:
