@@ -104,7 +104,7 @@ def progress_table(progress) -> Table:
         table.add_column(col, justify="left" if col in ("trial", "settings", "status")
                          else "right")
     for row in progress.rows.values():
-        table.add_row(row.name, row.settings, row.status, f"{row.steps:,}",
+        table.add_row(row.name, row.settings.replace(" ", "\n"), row.status, f"{row.steps:,}",
                       str(row.evaluations), f"{row.completion:.1f}", seconds(row.best_lap))
     return table
 
@@ -121,7 +121,7 @@ def print_ranking(outcome) -> None:
         table.add_column(col, justify="left" if col in ("model", "settings", "status",
                                                         "best checkpoint") else "right")
     for rank, r in enumerate(outcome.results, 1):
-        table.add_row(str(rank), r.trial.name, r.trial.describe(), r.status, f"{r.steps:,}",
+        table.add_row(str(rank), r.trial.name, r.trial.describe("\n"), r.status, f"{r.steps:,}",
                       str(r.evaluations), seconds(r.best_lap), f"{r.completion:.1f}",
                       r.best_checkpoint or "-")
     console.print(table)
@@ -129,6 +129,11 @@ def print_ranking(outcome) -> None:
         if r.error:
             console.print(f"[red]{r.trial.name} failed:[/] {escape(r.error)}",
                           highlight=False, soft_wrap=True)
+    unfinished = [r.trial.name for r in outcome.results
+                  if r.status in ("interrupted", "not started")]
+    if unfinished:
+        console.print(f"{', '.join(unfinished)} did not finish: go on with racerl sweep "
+                      f"--name {plan.name} --resume", highlight=False, soft_wrap=True)
     total = sum(r.steps for r in outcome.results)
     console.print(f"{total:,} env steps in {outcome.seconds / 60:.1f} min; the trials are "
                   f"models: racerl evaluate {outcome.results[0].trial.name}",

@@ -57,9 +57,9 @@ class Trial:
     def train_config(self) -> TrainConfig:
         return load_config_dict(dict(self.config), f"sweep trial {self.name}")
 
-    def describe(self) -> str:
+    def describe(self, separator: str = " ") -> str:
         """``learning_rate=0.001 entropy=0.01 reward=a.py``, with reward files by name."""
-        return " ".join(f"{key}={Path(value).name if key == 'reward' else value}"
+        return separator.join(f"{key}={Path(value).name if key == 'reward' else value}"
                         for key, value in self.settings.items())
 
 

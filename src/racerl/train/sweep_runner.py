@@ -183,9 +183,11 @@ def run_trial(config: dict, home: str, sweep: str) -> None:
     except Exception as exc:
         write_outcome(plan.folder, trial.name, ERROR, _first_line(exc))
         raise
-    tune.report(progress_metrics(result.progress))
     if result.stop_reason in ("step budget reached", "time budget reached", "finished"):
+        # Before the last report: the scheduler may end the trial on it, and a trial that
+        # trained its whole budget has finished, not been stopped early.
         write_outcome(plan.folder, trial.name, FINISHED)
+    tune.report(progress_metrics(result.progress))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -243,10 +245,12 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
         first = plan.trials[0].train_config()
         if early_stopping and len(todo) > 1:
             max_evaluations = _expected_evaluations(plan, first)
+            # A trial's own budget ends it: ASHA only stops trials at its rungs.
             scheduler = ASHAScheduler(time_attr="evaluations", metric="completion", mode="max",
                                       grace_period=ASHA_GRACE_EVALUATIONS,
-                                      max_t=max(max_evaluations, ASHA_GRACE_EVALUATIONS + 1),
-                                      reduction_factor=ASHA_REDUCTION)
+                                      max_t=max(max_evaluations, ASHA_GRACE_EVALUATIONS) + 1,
+                                      reduction_factor=ASHA_REDUCTION,
+                                      stop_last_trials=False)
         else:
             scheduler = FIFOScheduler()
         trainable = tune.with_resources(
