@@ -84,6 +84,8 @@ def test_the_cli_names_an_unknown_grid_key_in_one_line(tmp_path):
     assert result.exit_code == 2
     assert "unknown setting 'lr'; valid settings:" in result.output
     assert "Traceback" not in result.output
+    result = runner.invoke(app, ["sweep", "--name", "nope", "--resume"])
+    assert result.exit_code == 2 and "no sweep 'nope' to resume" in result.output
 
 
 @pytest.mark.slow
