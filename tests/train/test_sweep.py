@@ -161,3 +161,22 @@ def test_without_ray_a_sweep_says_which_extra_to_install(monkeypatch):
     with pytest.raises(ClusterError, match=r"pip install 'racerl\[ray\]'"):
         run_sweep(plan)
     assert not plan.folder.exists()  # nothing written
+
+
+def test_a_trial_the_scheduler_ends_is_stopped_early_one_that_finished_is_not():
+    """Tune calls on_trial_complete both when a trial returns and when ASHA stops it; the
+    trial's own record, written before its last report, tells the two apart."""
+    from types import SimpleNamespace
+
+    from racerl.train.sweep import read_outcome, write_outcome
+    from racerl.train.sweep_runner import _tune_callback
+
+    plan = plan_sweep("S", tiny(), parse_grid(["entropy=0.01,0.001"]), [], steps=2048)
+    save_plan(plan)
+    callback = _tune_callback(plan.folder)
+    write_outcome(plan.folder, "S-01", "finished")
+    for name in ("S-01", "S-02"):
+        callback.on_trial_complete(0, [], SimpleNamespace(custom_trial_name=name))
+    assert read_outcome(plan.folder, "S-01")["status"] == "finished"
+    assert read_outcome(plan.folder, "S-02")["status"] == "stopped early"
+    assert trial_result(plan, plan.trials[1]).status == "stopped early"
