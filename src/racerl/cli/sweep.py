@@ -119,7 +119,8 @@ def print_ranking(outcome) -> None:
     for col in ("#", "model", "settings", "status", "env steps", "evaluations",
                 "best lap s", "completion %", "best checkpoint"):
         table.add_column(col, justify="left" if col in ("model", "settings", "status",
-                                                        "best checkpoint") else "right")
+                                                        "best checkpoint") else "right",
+                         overflow="fold")
     for rank, r in enumerate(outcome.results, 1):
         table.add_row(str(rank), r.trial.name, r.trial.describe("\n"), r.status, f"{r.steps:,}",
                       str(r.evaluations), seconds(r.best_lap), f"{r.completion:.1f}",
