@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,8 +229,6 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
               on_update: Callable[[SweepProgress], None] | None = None) -> SweepOutcome:
     """Run the trials of ``plan`` that have no outcome yet (all of them the first time);
     ``on_update`` sees the live progress after every report."""
-    import time
-
     global _listener, _progress
     ray_module()  # a clear error first when Ray is not installed
     from ray import tune
@@ -242,9 +241,9 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
     if todo:
         connect(address)
         names = {i: t.name for i, t in enumerate(plan.trials)}
-        first = plan.trials[0].train_config()
         if early_stopping and len(todo) > 1:
-            max_evaluations = _expected_evaluations(plan, first)
+            max_evaluations = max(_expected_evaluations(plan, plan.trials[i].train_config())
+                                  for i in todo)
             # A trial's own budget ends it: ASHA only stops trials at its rungs.
             scheduler = ASHAScheduler(time_attr="evaluations", metric="completion", mode="max",
                                       grace_period=ASHA_GRACE_EVALUATIONS,
