@@ -7,9 +7,11 @@ Every user mistake (a bad track, action space or reward function) arrives here a
 
 # isort: skip_file
 # Importing the command modules registers their commands, in the order `racerl --help`
-# lists them: the order of the work (tracks, reward, import, train, evaluate, race, export, serve).
+# lists them: the order of the work (tracks, reward, import, train, sweep, evaluate, race,
+# league, export, serve).
 from racerl.cli.common import app
-from racerl.cli import tracks, rewards, importers, training, evaluation, races, league, car, serve  # noqa: F401
+from racerl.cli import tracks, rewards, importers, training, sweep  # noqa: F401
+from racerl.cli import evaluation, races, league, car, serve  # noqa: F401
 
 __all__ = ["app", "main"]
 

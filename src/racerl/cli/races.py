@@ -10,7 +10,6 @@ from rich.table import Table
 from racerl.cli.common import (
     CHECKPOINT_OPT,
     DRIVER_OPT,
-    MODEL_ARG,
     SPEED_OPT,
     app,
     console,
@@ -57,7 +56,8 @@ def race_create(
 @user_errors
 def race_submit(
     name: str = typer.Argument(..., help="race name"),
-    model: str | None = MODEL_ARG,
+    models: list[str] | None = typer.Argument(None, help="model names or folders (or use "
+                                                         "--driver)"),
     driver: str | None = DRIVER_OPT,
     speed: float = SPEED_OPT,
     checkpoint: str = CHECKPOINT_OPT,
@@ -70,23 +70,37 @@ def race_submit(
     bundle: Path | None = typer.Option(None, help="with --server: an exported .tar.gz "
                                                   "to upload instead of a model"),
     wait: bool = typer.Option(True, help="with --server: wait for the result"),
+    parallel: bool = typer.Option(False, "--parallel",
+                                  help="race the models at once, as Ray tasks (one CPU each)"),
+    address: str | None = typer.Option(None, help="with --parallel: the Ray cluster to run on "
+                                                  "(default: a local Ray on this machine)"),
 ) -> None:
-    """Race a model (or a scripted driver) and put it on the leaderboard; with --server,
+    """Race models (or a scripted driver) and put them on the leaderboard; with --server,
     on a league server's."""
-    from racerl.evaluate.races import submit
+    from racerl.evaluate.races import submit, submit_parallel
 
     if server is not None:
         from racerl.cli.league import remote_submit
 
-        if driver is not None:
-            raise RacerlError("--driver races on this machine; a league server takes a "
-                              "model's bundle (give a model or --bundle)")
-        return remote_submit(name, server, racer, token, bundle, model, checkpoint, wait)
-
-    who = pick_entrant(model, driver, speed, checkpoint)
-    run, standing = submit(name, who)
-    print_evaluation(run)
-    console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
+        if driver is not None or parallel or (models and len(models) > 1):
+            raise RacerlError("--server uploads one model's bundle (give one model or "
+                              "--bundle); --driver and --parallel race on this machine")
+        return remote_submit(name, server, racer, token, bundle,
+                             models[0] if models else None, checkpoint, wait)
+    if address and not parallel:
+        raise RacerlError("--address goes with --parallel")
+    if parallel and not models:
+        raise RacerlError("--parallel races models: name them (racerl race submit RACE "
+                          "MODEL MODEL ...)")
+    entrants = [pick_entrant(m, driver, speed, checkpoint) for m in models] if models \
+        else [pick_entrant(None, driver, speed, checkpoint)]
+    if parallel:
+        results = submit_parallel(name, entrants, checkpoint, address)
+    else:
+        results = [submit(name, who) for who in entrants]
+    for who, (run, standing) in zip(entrants, results, strict=True):
+        print_evaluation(run)
+        console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
 
 
 @race_app.command("leaderboard")

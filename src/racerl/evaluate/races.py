@@ -9,7 +9,8 @@ runs). The leaderboard ranks each entrant's best submission: finished races by t
 
 Submissions evaluate first and only then write one row in one transaction, so a failed
 evaluation records nothing, and SQLite's locking (WAL, a busy timeout) lets several
-processes submit at once.
+processes submit at once. ``submit_parallel`` drives many models' races at once as Ray
+tasks and records them here, in this process, one after another.
 """
 
 from __future__ import annotations
@@ -221,8 +222,30 @@ def submit(race_name: str, entrant: Entrant) -> tuple[EvaluationRun, Standing]:
     """Drive the race with ``entrant``, record it; returns the run and the entrant's
     standing (its best submission's place) on the board."""
     race = get_race(race_name)
+    run = evaluate(entrant.driver, race.settings())
+    return run, record_submission(race, entrant, run)
+
+
+def submit_parallel(race_name: str, entrants: list[Entrant], checkpoint: str = "best",
+                    address: str | None = None) -> list[tuple[EvaluationRun, Standing]]:
+    """Drive the race with many models at once as Ray tasks
+    (:mod:`racerl.evaluate.parallel`), then record each run as :func:`submit` does, in the
+    order given; the runs are the ones a sequential submission drives, lap for lap."""
+    from racerl.evaluate.parallel import evaluate_models
+
+    race = get_race(race_name)
+    scripted = [e.name for e in entrants if "model" not in e.identity]
+    if scripted:
+        raise RaceError(f"--parallel races models; submit {', '.join(scripted)} on its own")
+    runs = evaluate_models([e.folder for e in entrants], race.settings(), checkpoint, address)
+    return [(run, record_submission(race, entrant, run))
+            for entrant, run in zip(entrants, runs, strict=True)]
+
+
+def record_submission(race: Race, entrant: Entrant, run: EvaluationRun) -> Standing:
+    """Keep ``run`` with the entrant's evaluations and put it on the board in one
+    transaction; the entrant's standing after it."""
     settings = race.settings()
-    run = evaluate(entrant.driver, settings)
     folder = save_evaluation(entrant.folder, run, {**entrant.identity, "race": race.name})
     summary = run.summary()
     laps = [t.lap_time for t in run.trials if t.lap_time is not None]
@@ -246,7 +269,7 @@ def submit(race_name: str, entrant: Entrant) -> tuple[EvaluationRun, Standing]:
         submission = cursor.lastrowid
     for standing in leaderboard(race.name):
         if standing.entrant == entrant.name:
-            return run, standing
+            return standing
     raise RaceError(f"submission {submission} to {race.name!r} is missing from the board")
 
 
