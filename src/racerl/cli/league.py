@@ -29,8 +29,7 @@ def league_create(
     race: list[str] = typer.Option([], "--race", help="a race of the season (repeat, in "
                                                       "order); create races first"),
 ) -> None:
-    """Create a league of existing races on this machine (serve it with `racerl serve
-    --league`)."""
+    """Create a league of existing races on this machine; serve it with --league."""
     from racerl.league.store import create_league
 
     create_league(name, race)

@@ -50,6 +50,7 @@ function draw(data) {
     if (r.name === data.current) li.className = "current";
     return li;
   }));
+  document.getElementById("recent-title").hidden = data.recent.length === 0;
   document.getElementById("recent").replaceChildren(...data.recent.slice(0, 5).map(s => {
     const li = document.createElement("li");
     li.className = s.state;
