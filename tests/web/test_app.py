@@ -212,7 +212,7 @@ def test_an_evaluation_job_produces_laps_and_a_map(client, tiny):
 
 def test_races_create_submit_leaderboard(client, tiny):
     r = client.post("/api/races", json={"name": "cup", "track": "oval", "laps": 1})
-    assert r.status_code == 201 and "1 laps on oval" in r.json()["description"]
+    assert r.status_code == 201 and "1 lap on oval" in r.json()["description"]
     assert client.post("/api/races", json={"name": "cup", "track": "oval"}).status_code == 400
     assert [x["name"] for x in client.get("/api/races").json()] == ["cup"]
     r = client.post("/api/races/cup/submissions", json={"driver": "centerline", "speed": 1.5})

@@ -113,7 +113,8 @@ class Race:
             f", {self.race_duration:g} s race time" if self.race_duration else "",
             f", at most {self.max_resets} resets" if self.max_resets != 10_000 else "",
             ", reversed" if self.reverse_direction else ""))
-        return (f"{self.type}, {self.laps} laps on {self.track}, {self.lighting} light, "
+        laps = f"{self.laps} lap" + ("s" if self.laps != 1 else "")
+        return (f"{self.type}, {laps} on {self.track}, {self.lighting} light, "
                 f"off-track penalty {self.off_track_penalty:g} s{extra}")
 
 
