@@ -9,7 +9,7 @@ import pytest
 
 from racerl.envs.actions import load_action_space
 from racerl.model.config import ConfigError, TrainConfig, load_config, load_config_dict
-from racerl.model.folder import GarageError, metadata_sensors, model_metadata
+from racerl.model.folder import GarageError, model_metadata, read_sensors
 
 
 def test_default_is_the_front_camera_and_old_configs_keep_it(tmp_path):
@@ -33,7 +33,7 @@ def test_lidar_config_round_trips_through_yaml_and_metadata(tmp_path):
                                     "clipping_dist": 1.0}
     path = tmp_path / "model_metadata.json"
     path.write_text(json.dumps(meta))
-    sensors = metadata_sensors(path)
+    sensors = read_sensors(path)
     assert sensors == cfg.sensors and sensors.lidar_size == 128
 
 
@@ -58,6 +58,6 @@ def test_a_bad_metadata_sensor_list_names_the_file(tmp_path):
     path = tmp_path / "model_metadata.json"
     path.write_text(json.dumps({"sensor": ["SECTOR_LIDAR"], "action_space": []}))
     with pytest.raises(GarageError, match=r"model_metadata\.json: sensor must list exactly one"):
-        metadata_sensors(path)
+        read_sensors(path)
     path.write_text(json.dumps({"action_space": []}))  # DeepRacer's v1 file: one camera
-    assert metadata_sensors(path).names == ["FRONT_FACING_CAMERA"]
+    assert read_sensors(path).names == ["FRONT_FACING_CAMERA"]

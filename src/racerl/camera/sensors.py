@@ -129,6 +129,18 @@ def check_sensors(sensor: object, lidar_config: object = None,
     return Sensors(cameras[0], lidars[0] if lidars else None, config)
 
 
+def metadata_sensors(metadata: dict, source: str = "model_metadata.json") -> Sensors:
+    """The sensors a model_metadata.json's content lists (``sensor``, ``lidar_config``); a
+    file without ``sensor`` (DeepRacer's v1) and racerl's state models have the front
+    camera. ``lidar_config`` counts only beside DISCRETIZED_SECTOR_LIDAR, as in DeepRacer."""
+    sensor = metadata.get("sensor", list(DEFAULT_SENSORS))
+    if sensor == ["RACERL_STATE"]:
+        return Sensors()
+    config = metadata.get("lidar_config") if isinstance(sensor, list) and \
+        DISCRETIZED_SECTOR_LIDAR in sensor else None
+    return check_sensors(sensor, config, source)
+
+
 def check_lidar_config(data: object, source: str = "config") -> LidarConfig:
     """A ``lidar_config`` mapping (None: the defaults) as a checked :class:`LidarConfig`."""
     if data is None:

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from racerl.atomic import atomic_write, atomic_write_json
-from racerl.camera.sensors import DEFAULT_SENSORS, SensorError, Sensors, check_sensors
+from racerl.camera.sensors import SensorError, Sensors, metadata_sensors
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.errors import RacerlError
 from racerl.home import NAME_PATTERN, NAME_RULE, InvalidNameError, check_name, racerl_home
@@ -351,17 +351,14 @@ def model_metadata(config: TrainConfig, actions: ActionSpace) -> dict:
     }
 
 
-def metadata_sensors(path: Path) -> Sensors:
+def read_sensors(path: Path) -> Sensors:
     """The sensors a model_metadata.json lists (``sensor``, ``lidar_config``), checked as
     DeepRacer checks them; a file without ``sensor`` has DeepRacer's single camera."""
     data = _read_json(path)
     if not isinstance(data, dict):
         raise DamagedFileError(path, f"damaged: expected a JSON object, found {_kind(data)}")
-    sensor = data.get("sensor", list(DEFAULT_SENSORS))
-    if sensor == ["RACERL_STATE"]:
-        return Sensors()
     try:
-        return check_sensors(sensor, data.get("lidar_config"), str(path))
+        return metadata_sensors(data, str(path))
     except SensorError as exc:
         raise GarageError(str(exc)) from None
 
