@@ -15,11 +15,11 @@ The meanings and defaults follow DRfC's own files (aws-deepracer-community/deepr
 ``defaults/template-run.env``, ``defaults/template-system.env``, ``defaults/*.json``,
 ``scripts/training/prepare-config.py``, ``scripts/evaluation/prepare-config.py``,
 ``docs/reference.md``). Where DRfC accepts a value that racerl's config refuses (a learning
-rate above racerl's range, stereo cameras) the row says "adjusted" or "unsupported" and
-racerl's default stays, rather than the import failing on a file that works in DRfC. Files
-that DRfC itself could not use (a line that is no ``KEY=value``, JSON that does not parse,
-a reward file without ``reward_function``, an action space out of range) are errors naming
-the file and the problem.
+rate above racerl's range, e-greedy exploration) the row says "adjusted" or "unsupported"
+and racerl's default stays, rather than the import failing on a file that works in DRfC.
+Files that DRfC itself could not use (a line that is no ``KEY=value``, JSON that does not
+parse, a reward file without ``reward_function``, an action space out of range, a sensor
+list DeepRacer refuses) are errors naming the file and the problem.
 
 The env files are read the way a shell reads them when DRfC's ``bin/activate.sh`` sources
 them (``system.env`` first, then ``run.env``): comments, ``export``, quotes, and
