@@ -217,7 +217,7 @@ def test_values_drfc_takes_but_racerl_refuses_are_adjusted_not_fatal(tmp_path):
     set_env(root / "run.env", "DR_TRAIN_BEST_MODEL_METRIC", "reward")
     set_env(root / "run.env", "DR_TRAIN_MIN_EVAL_TRIALS", "100")
     edit_json(root / "custom_files" / "model_metadata.json",
-              sensor=["STEREO_CAMERAS", "LIDAR"],
+              sensor=["LEFT_CAMERA"],
               neural_network="DEEP_CONVOLUTIONAL_NETWORK_DEEP")
     imp = read_drfc(root, out=tmp_path / "a.yaml")
     lr = row(imp, "lr")
@@ -229,11 +229,16 @@ def test_values_drfc_takes_but_racerl_refuses_are_adjusted_not_fatal(tmp_path):
     assert row(imp, "DR_TRAIN_BEST_MODEL_METRIC").value == "progress"
     assert row(imp, "DR_TRAIN_MIN_EVAL_TRIALS").status == ADJUSTED
     sensor = row(imp, "sensor")
-    assert sensor.status == UNSUPPORTED and "stereo" in sensor.note and "lidar" in sensor.note
+    assert sensor.status == ADJUSTED and "older name" in sensor.note
+    assert "sensor" not in imp.config  # the front camera, racerl's default
     assert imp.config["observation"] == "camera" and imp.config["network"] == "standard"
     assert row(imp, "neural_network").status == ADJUSTED
     write_drfc_import(imp)
     load_config(tmp_path / "a.yaml")
+    edit_json(root / "custom_files" / "model_metadata.json",
+              sensor=["STEREO_CAMERAS", "LEFT_CAMERA"])
+    with pytest.raises(DrfcError, match="exactly one camera"):
+        read_drfc(root, out=tmp_path / "b.yaml")  # two cameras: DeepRacer refuses it too
 
 
 def test_object_avoidance_is_listed_as_unsupported_and_trains_a_time_trial(tmp_path):
@@ -435,3 +440,29 @@ def test_writing_is_all_or_nothing(tmp_path, monkeypatch):
     write_drfc_import(imp)
     write_drfc_import(imp, force=True)  # replaces its own files
     assert re.search(r"^track: reinvent_base$", out.read_text(), re.MULTILINE)
+
+
+def test_lidar_and_stereo_sensors_map_to_the_config(tmp_path):
+    root = drfc_copy(tmp_path)
+    edit_json(root / "custom_files" / "model_metadata.json",
+              sensor=["STEREO_CAMERAS", "DISCRETIZED_SECTOR_LIDAR"],
+              lidar_config={"num_sectors": "4", "num_values_per_sector": 2.0,
+                            "clipping_dist": 1.5})
+    imp = read_drfc(root, out=tmp_path / "s.yaml")
+    assert imp.config["sensor"] == ["STEREO_CAMERAS", "DISCRETIZED_SECTOR_LIDAR"]
+    assert imp.config["lidar_config"] == {"num_sectors": 4, "num_values_per_sector": 2,
+                                          "clipping_dist": 1.5}
+    assert row(imp, "sensor").status == MAPPED and "8 values" in row(imp, "sensor").note
+    assert row(imp, "lidar_config").status == MAPPED
+    write_drfc_import(imp)
+    config = load_config(tmp_path / "s.yaml")
+    assert config.sensors.lidar_size == 8 and config.sensors.camera_channels == 2
+    edit_json(root / "custom_files" / "model_metadata.json", sensor=["FRONT_FACING_CAMERA"],
+              lidar_config={"num_sectors": 3})
+    imp = read_drfc(root, out=tmp_path / "t.yaml")  # no such lidar: its config is unused
+    assert "lidar_config" not in imp.config and row(imp, "lidar_config").status == MAPPED
+    edit_json(root / "custom_files" / "model_metadata.json",
+              sensor=["FRONT_FACING_CAMERA", "DISCRETIZED_SECTOR_LIDAR"],
+              lidar_config={"num_sectors": 3})
+    with pytest.raises(DrfcError, match="num_sectors must divide"):
+        read_drfc(root, out=tmp_path / "u.yaml")

@@ -3,6 +3,7 @@ a failing trial is reported while the others go on, and an interrupted sweep res
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -100,9 +101,11 @@ def test_a_sweep_trains_ranks_and_reports_a_failing_trial(tmp_path, local_ray):
     plan = plan_sweep("S", tiny(), parse_grid(["learning_rate=3e-4,1e-3"]),
                       ["follow_center_line", str(broken)], steps=2048)
     seen = []
+    ctrl_c = signal.getsignal(signal.SIGINT)
     outcome = run_sweep(plan, early_stopping=False,
                         on_update=lambda p: seen.append({n: r.status
                                                          for n, r in p.rows.items()}))
+    assert signal.getsignal(signal.SIGINT) is ctrl_c  # Tune's handler does not stay behind
     by_name = {r.trial.name: r for r in outcome.results}
     for name in ("S-02", "S-04"):  # reward=broken.py
         assert by_name[name].status == "error"

@@ -90,6 +90,14 @@ def drive(
         if contract.observation != "camera":
             raise RacerlError(f"model {contract.model!r} drives from the state vector, not "
                               "camera frames: use --source sim")
+        if contract.input_name == "STEREO_CAMERAS":
+            raise RacerlError(f"model {contract.model!r} sees a stereo pair (two cameras "
+                              "6 cm apart), which one camera's frames do not hold: use "
+                              "--source sim")
+        if len(contract.inputs) > 1:
+            raise RacerlError(f"model {contract.model!r} also reads "
+                              f"{', '.join(s.name for s in contract.inputs[1:])}, which camera "
+                              "frames do not hold: use --source sim")
         _drive_frames(policy, Path(source), csv)
     lat = policy.latencies_ms
     table = Table(title=f"Per-frame latency, {runtime}, 1 thread")
@@ -103,18 +111,22 @@ def drive(
 def _drive_sim(policy, track: str, trials: int) -> None:
     """Laps from the start line under DeepRacer's evaluation rules, as `racerl evaluate`
     drives them, with the runtime called on one frame at a time (a car's latency)."""
+    from racerl.camera.sensors import metadata_sensors
+    from racerl.envs.cars import take
     from racerl.evaluate.evaluation import EvalSettings, PolicyDriver, evaluate
 
     if trials < 1:
         raise RacerlError("--trials must be at least 1")
     c = policy.contract
 
-    def one_frame_at_a_time(batch: np.ndarray) -> np.ndarray:
-        return np.stack([np.asarray(policy(obs)) for obs in batch])
+    def one_frame_at_a_time(batch) -> np.ndarray:
+        cars = len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+        return np.stack([np.asarray(policy(take(batch, i))) for i in range(cars)])
 
     driver = PolicyDriver(one_frame_at_a_time, policy.bundle.actions,
                           f"{c.model} on {policy.runtime}", observation=c.observation,
-                          rgb=c.rgb, frame_stack=c.frame_stack)
+                          rgb=c.rgb, frame_stack=c.frame_stack,
+                          sensors=metadata_sensors(policy.bundle.metadata))
     print_evaluation(evaluate(driver, EvalSettings(track=track, trials=trials)))
 
 

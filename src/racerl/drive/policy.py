@@ -11,27 +11,32 @@ from collections.abc import Callable
 
 import numpy as np
 
+from racerl.camera.sensors import Sensors
 from racerl.drive.rollout import Commands, Controller
 from racerl.envs.actions import ActionSpace, ContinuousActions
+from racerl.envs.cars import Observation
 from racerl.sim.vehicle import CarState, VehicleParams
 from racerl.track.geometry import Track
 
 
 class PolicyDriver:
-    """A trained policy: ``policy(obs_batch)`` returns action ids or normalised boxes."""
+    """A trained policy: ``policy(obs_batch)`` returns action ids or normalised boxes
+    (``obs_batch``: the images, or one array per sensor for a model with a lidar)."""
 
     def __init__(self, policy: Callable[[np.ndarray], np.ndarray], actions: ActionSpace,
                  label: str, observation: str = "camera", rgb: bool = False,
-                 frame_stack: int = 1):
+                 frame_stack: int = 1, sensors: Sensors | None = None):
         self.policy = policy
         self.actions = actions
         self.label = label
         self.observation, self.rgb, self.frame_stack = observation, rgb, frame_stack
+        self.sensors = sensors or Sensors()
+        """What the policy sees besides (or instead of) the front camera."""
 
     def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
         return self
 
-    def act(self, car: CarState, obs: np.ndarray | None) -> Commands:
+    def act(self, car: CarState, obs: Observation | None) -> Commands:
         action = np.asarray(self.policy(obs))
         steering, speed = self.actions.to_physical(action)
         # A discrete action is logged by its id; a continuous one by the command itself,

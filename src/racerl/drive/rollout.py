@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from racerl.envs.cars import BatchStep, Racers, state_observation
+from racerl.envs.cars import BatchStep, Racers, state_observation, take
 from racerl.sim.batch import BatchSim
 from racerl.sim.state import PENALISED, Status
 from racerl.sim.vehicle import CONTROL_DT, CarState
@@ -70,7 +70,7 @@ class Routed:
         steering, speed, hold = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
         labels: list = [None] * n
         for cars, controller in self.groups:
-            sub = controller.act(car.take(cars), None if obs is None else obs[cars])
+            sub = controller.act(car.take(cars), None if obs is None else take(obs, cars))
             steering[cars], speed[cars] = sub.steering, sub.speed
             if sub.hold is not None:
                 hold[cars] = sub.hold
@@ -183,7 +183,7 @@ def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None
         for i, t in enumerate(tracks):
             t.poses.append(_pose(sim.car, i))
             if keep.frames:
-                t.frames.append(obs[i, :, :, -1])
+                t.frames.append(cars.camera_image(obs)[i, :, :, -1])
     marks = _Marks(cars.n)
     episodes: list[Episode] = []
     done = np.zeros(cars.n, dtype=bool)
@@ -196,8 +196,9 @@ def rollout(cars: Racers, controller: Controller, *, seeds: Sequence[int] | None
         finished = step.terminated | step.truncated
         if keep.trajectory or keep.frames:
             clock = sim.state.lap_clock()
+            image = cars.camera_image(obs) if keep.frames else None
             for i in live:
-                _record(tracks[i], sim, step, commands, i, keep, obs, clock)
+                _record(tracks[i], sim, step, commands, i, keep, image, clock)
         lapped = ~np.isnan(step.lap_time)  # the simulator's lap_complete steps
         for i in live[(lapped | finished)[live]]:
             lap = float(step.lap_time[i]) if lapped[i] else None
@@ -228,7 +229,7 @@ def _pose(car: CarState, i: int) -> tuple[float, float, float]:
 
 
 def _record(t: Trajectory, sim: BatchSim, step: BatchStep, commands: Commands, i: int,
-            keep: Keep, obs: np.ndarray, clock: np.ndarray) -> None:
+            keep: Keep, image: np.ndarray | None, clock: np.ndarray) -> None:
     status, params = step.status[i], step.params[i]
     t.poses.append(_pose(sim.car, i))
     t.status.append(status)
@@ -242,7 +243,7 @@ def _record(t: Trajectory, sim: BatchSim, step: BatchStep, commands: Commands, i
     if keep.params:
         t.params.append(params)
     if keep.frames:
-        t.frames.append(obs[i, :, :, -1])
+        t.frames.append(image[i, :, :, -1])
 
 
 class _Marks:

@@ -102,6 +102,10 @@ def car_refusal(config: TrainConfig) -> str | None:
         return (f"it stacks {config.frame_stack} frames (frame_stack: "
                 f"{config.frame_stack}); the car's model optimizer fixes the "
                 "FRONT_FACING_CAMERA input at one channel, one frame")
+    if config.sensors.names != ["FRONT_FACING_CAMERA"]:
+        return (f"its sensors are {', '.join(config.sensors.names)}; racerl's car bundle "
+                "(a TensorFlow graph under DeepRacer's tensor names) is built for the front "
+                "camera alone")
     return None
 
 

@@ -64,6 +64,7 @@ from racerl.edge.runtime import (
     ONNX_FILE,
     README_FILE,
     Bundle,
+    Contract,
     EdgePolicy,
     parse_contract,
     write_tar,
@@ -79,17 +80,26 @@ PARITY_TOLERANCE = 1e-4
 
 
 class PolicyGraph(nn.Module):
-    """Frame (or state) in, action distribution out: the exported part of an SB3 policy."""
+    """Frame (or state) in, action distribution out: the exported part of an SB3 policy.
 
-    def __init__(self, model, algorithm: str, discrete: bool):
+    A model with a lidar takes two inputs, the camera's frames then the lidar's values
+    (``sensors``: their names, the keys of SB3's dict observation)."""
+
+    def __init__(self, model, algorithm: str, discrete: bool,
+                 sensors: tuple[str, ...] | None = None):
         super().__init__()
         self.algorithm, self.discrete = algorithm, discrete
         self.policy = model.policy if algorithm == "ppo" else model.policy.actor
-        self.channels_last = len(self.policy.observation_space.shape) == 3
+        self.sensors = sensors
+        space = self.policy.observation_space
+        image = space[sensors[0]] if sensors else space
+        self.channels_last = len(image.shape) == 3
 
-    def forward(self, obs: torch.Tensor):
+    def forward(self, obs: torch.Tensor, lidar: torch.Tensor | None = None):
         if self.channels_last:  # the camera's [n, H, W, C] to SB3's [n, C, H, W]
             obs = obs.permute(0, 3, 1, 2)
+        if self.sensors:
+            obs = {self.sensors[0]: obs, self.sensors[1]: lidar}
         if self.algorithm == "sac":
             mean, log_std, _ = self.policy.get_action_dist_params(obs)
             return torch.tanh(mean), mean, torch.exp(log_std)
@@ -138,7 +148,9 @@ def export_model(name: str, out: str | Path | None = None, openvino: bool = True
     model = load_model(config.replace(action_space=str(folder.metadata_path)),
                        chosen.path, None)
     discrete = metadata.get("action_space_type", "discrete") == "discrete"
-    graph = PolicyGraph(model, config.algorithm, discrete).eval()
+    sensors = config.sensors
+    graph = PolicyGraph(model, config.algorithm, discrete,
+                        tuple(sensors.names) if sensors.lidar else None).eval()
     contract = _contract(folder.name, config, model, discrete, openvino)
     contract["checkpoint"] = chosen.kind
     out = Path(out).expanduser() if out is not None else folder.export_dir
@@ -184,11 +196,34 @@ def _metadata(folder: ModelFolder) -> dict:
     return metadata
 
 
+def _inputs(config: TrainConfig, model) -> list[dict]:
+    """The graph's inputs, in order: the camera's frames (or racerl's state vector), then
+    the lidar's values for a model with a lidar. A front camera alone keeps the name
+    ``frames`` (every earlier export's); other sensors' inputs are named after them."""
+    sensors = config.sensors
+    space = model.observation_space
+    if config.observation != "camera":
+        size = int(space.shape[0])
+        return [{"name": "state", "shape": ["batch", size], "dtype": "float32",
+                 "layout": f"N, {size} state values", "scaling": "none"}]
+    image = space[sensors.camera] if sensors.lidar else space
+    c, h, w = (int(v) for v in image.shape)  # SB3 keeps images channels-first; cars do not
+    frames = "newest frame last" if sensors.camera_channels == 1 else \
+        "left then right image per frame, newest frame last"
+    inputs = [{"name": "frames" if sensors.names == ["FRONT_FACING_CAMERA"] else sensors.camera,
+               "sensor": sensors.camera, "shape": ["batch", h, w, c], "dtype": "uint8",
+               "layout": f"NHWC, {frames}", "scaling": "inside the graph (x / 255)"}]
+    if sensors.lidar:
+        low, high = sensors.lidar_bounds
+        inputs.append({"name": sensors.lidar, "sensor": sensors.lidar,
+                       "shape": ["batch", sensors.lidar_size], "dtype": "float32",
+                       "layout": f"N, {sensors.lidar_size} values in [{low:g}, {high:g}] "
+                                 "(racerl.camera.sensors)", "scaling": "none"})
+    return inputs
+
+
 def _contract(name: str, config: TrainConfig, model, discrete: bool, openvino: bool) -> dict:
-    shape = tuple(int(v) for v in model.observation_space.shape)
-    if config.observation == "camera":  # SB3 keeps images channels-first; the car does not
-        shape = (shape[1], shape[2], shape[0])
-    camera = config.observation == "camera"
+    inputs = _inputs(config, model)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "model": name,
         "algorithm": config.algorithm, "network": config.network,
@@ -196,10 +231,8 @@ def _contract(name: str, config: TrainConfig, model, discrete: bool, openvino: b
         "frame_stack": config.frame_stack, "track": config.tracks[0],
         **({"tracks": config.tracks} if len(config.tracks) > 1 else {}),
         "max_episode_steps": config.max_episode_steps,
-        "input": {"name": "frames" if camera else "state", "shape": ["batch", *shape],
-                  "dtype": "uint8" if camera else "float32",
-                  "layout": "NHWC, newest frame last" if camera else "N, 17 state values",
-                  "scaling": "inside the graph (x / 255)" if camera else "none"},
+        "sensor": config.sensors.names if config.observation == "camera" else [],
+        "input": inputs[0], "inputs": inputs,
         "outputs": ["probabilities"] if discrete else ["action", "mean", "std"],
         "greedy": "argmax(probabilities)" if discrete else "clip(action, -1, 1)",
         "files": {"onnx": ONNX_FILE, "openvino": list(IR_FILES) if openvino else []},
@@ -209,9 +242,12 @@ def _contract(name: str, config: TrainConfig, model, discrete: bool, openvino: b
 
 
 def _to_onnx(graph: PolicyGraph, contract: dict, tmp: Path) -> bytes:
-    spec = contract["input"]
-    example = torch.zeros((2, *spec["shape"][1:]),
-                          dtype=torch.uint8 if spec["dtype"] == "uint8" else torch.float32)
+    specs = contract["inputs"]
+    examples = tuple(torch.zeros((2, *spec["shape"][1:]), dtype=torch.uint8
+                                 if spec["dtype"] == "uint8" else torch.float32)
+                     for spec in specs)
+    batch = torch.export.Dim("batch")
+    dynamic = {arg: {0: batch} for arg in ("obs", "lidar")[:len(specs)]}
     target = tmp / ONNX_FILE
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
@@ -219,10 +255,11 @@ def _to_onnx(graph: PolicyGraph, contract: dict, tmp: Path) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, (example,), str(target), input_names=[spec["name"]],
+            torch.onnx.export(graph, examples, str(target),
+                              input_names=[spec["name"] for spec in specs],
                               output_names=contract["outputs"], opset_version=OPSET,
                               dynamo=True, external_data=False, verbose=False,
-                              dynamic_shapes={"obs": {0: torch.export.Dim("batch")}})
+                              dynamic_shapes=dynamic)
     finally:
         quiet.setLevel(level)
     return target.read_bytes()
@@ -249,10 +286,26 @@ def parity_inputs(shape: tuple[int, ...], dtype: str, n: int = 8, seed: int = 0)
     return rng.normal(0.0, 1.0, (n, *shape)).astype(np.float32)
 
 
-def torch_outputs(graph: PolicyGraph, batch: np.ndarray) -> list[np.ndarray]:
-    """The graph's outputs computed by torch itself, in the exported order."""
+def parity_feed(contract: Contract, n: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded random inputs for every input of the graph, by name (a lidar's values drawn
+    in [0, 1], where every lidar observation lies)."""
+    feed = {}
+    for k, spec in enumerate(contract.inputs):
+        if len(contract.inputs) > 1 and spec.dtype == "float32":
+            rng = np.random.default_rng([seed, k])
+            feed[spec.name] = rng.uniform(0.0, 1.0, (n, *spec.shape)).astype(np.float32)
+        else:
+            feed[spec.name] = parity_inputs(spec.shape, spec.dtype, n, seed + k)
+    return feed
+
+
+def torch_outputs(graph: PolicyGraph, batch: np.ndarray | dict[str, np.ndarray]
+                  ) -> list[np.ndarray]:
+    """The graph's outputs computed by torch itself, in the exported order (``batch``: the
+    one input, or every input by name in the graph's order)."""
+    inputs = list(batch.values()) if isinstance(batch, dict) else [batch]
     with torch.no_grad():
-        out = graph(torch.from_numpy(batch))
+        out = graph(*(torch.from_numpy(np.ascontiguousarray(x)) for x in inputs))
     return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
 
 
@@ -263,7 +316,7 @@ def _parity(graph: PolicyGraph, files: dict[str, bytes], contract: dict,
     actions = parse_action_space(metadata, METADATA_FILE)
     bundle = Bundle(path, files, metadata, parse_contract(contract, path, actions), actions)
     parsed = bundle.contract
-    batch = parity_inputs(parsed.input_shape, parsed.input_dtype)
+    batch = parity_feed(parsed)
     expected = torch_outputs(graph, batch)
     result = {}
     for runtime in ("onnxruntime", "openvino") if bundle.has_openvino else ("onnxruntime",):
@@ -292,6 +345,15 @@ def car_readme(name: str, contract: dict, metadata: dict, openvino: bool) -> byt
                 "(Y = 0.2989 R + 0.587 G + 0.114 B, cast to uint8).")
     if contract["frame_stack"] > 1:
         feed += f" Stack the last {contract['frame_stack']} frames, newest last."
+    others = contract.get("inputs", [spec])[1:]
+    if spec.get("sensor") == "STEREO_CAMERAS":
+        feed += (" STEREO_CAMERAS: the left and the right camera's grey images, 6 cm apart, "
+                 "as two channels (left first).")
+    for extra in others:
+        feed += (f"\n\nInput `{extra['name']}`: {extra['dtype']} "
+                 f"[{', '.join(str(v) for v in extra['shape'])}], {extra['layout']}: the "
+                 "lidar's 64 ranges through DeepRacer's filter for this sensor (clipped "
+                 "ranges, or sector bins).")
     if contract["outputs"] == ["probabilities"]:
         rows = "\n".join(f"| {i} | {a['steering_angle']} | {a['speed']} |"
                          for i, a in enumerate(metadata["action_space"]))

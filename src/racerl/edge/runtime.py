@@ -12,6 +12,9 @@ An export holds (file names in :data:`BUNDLE_FILES`):
 * ``model.onnx``: the policy network from the camera frame to the action distribution. Its
   input is the frame exactly as the camera delivers it (``uint8``, ``[batch, 120, 160, C]``,
   channels last); the scaling to [0, 1] and the move to channels-first happen inside the graph.
+  A stereo model's input is named ``STEREO_CAMERAS`` (C = 2, left and right); a model with a
+  lidar has a second input named after it (``LIDAR``, ``SECTOR_LIDAR`` or
+  ``DISCRETIZED_SECTOR_LIDAR``: ``float32 [batch, values]``), listed in ``inputs``.
   Outputs: ``probabilities`` over the discrete actions, or for continuous actions ``mean`` and
   ``std`` of the policy in the normalised box plus ``action``, its greedy action in [-1, 1].
 * ``model.xml`` + ``model.bin``: the same graph as OpenVINO IR (when openvino was installed).
@@ -64,8 +67,20 @@ class InputShapeError(RacerlError):
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """One input of the graph: a sensor's observation (or racerl's state vector)."""
+
+    name: str
+    shape: tuple[int, ...]  # one observation, without the batch dimension
+    dtype: str  # "uint8" (camera) or "float32" (state, lidar)
+
+
+@dataclass(frozen=True)
 class Contract:
-    """The runtime's half of ``racerl_export.json``: how to feed the graph and read it."""
+    """The runtime's half of ``racerl_export.json``: how to feed the graph and read it.
+
+    ``inputs`` lists the graph's inputs in order: one for a camera (or state) model, the
+    camera's then the lidar's for a model with a lidar; ``input_*`` describe the first."""
 
     model: str
     algorithm: str  # "ppo" or "sac"
@@ -79,6 +94,7 @@ class Contract:
     track: str
     max_episode_steps: int
     raw: dict = field(repr=False, compare=False)
+    inputs: tuple[InputSpec, ...] = ()
 
 
 @dataclass
@@ -215,32 +231,40 @@ def parse_contract(raw: dict, path: Path, actions: ActionSpace) -> Contract:
         raise BundleError(f"{where}: expected format {FORMAT!r} version {FORMAT_VERSION}, "
                           f"found {raw.get('format')!r} version {raw.get('format_version')!r}")
     try:
-        spec = raw["input"]
+        specs = raw["inputs"] if "inputs" in raw else [raw["input"]]  # older exports: one
+        inputs = tuple(InputSpec(str(spec["name"]), tuple(int(v) for v in spec["shape"][1:]),
+                                 str(spec["dtype"])) for spec in specs)
         contract = Contract(
             model=str(raw["model"]), algorithm=str(raw["algorithm"]),
-            observation=str(raw["observation"]), input_name=str(spec["name"]),
-            input_shape=tuple(int(v) for v in spec["shape"][1:]),
-            input_dtype=str(spec["dtype"]), outputs=tuple(str(o) for o in raw["outputs"]),
+            observation=str(raw["observation"]), input_name=inputs[0].name,
+            input_shape=inputs[0].shape, input_dtype=inputs[0].dtype,
+            outputs=tuple(str(o) for o in raw["outputs"]),
             rgb=bool(raw["rgb"]), frame_stack=int(raw["frame_stack"]), track=str(raw["track"]),
-            max_episode_steps=int(raw["max_episode_steps"]), raw=raw)
-    except (KeyError, TypeError, ValueError) as exc:
+            max_episode_steps=int(raw["max_episode_steps"]), raw=raw, inputs=inputs)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise BundleError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
     expected = ("probabilities",) if isinstance(actions, DiscreteActions) else \
         ("action", "mean", "std")
     if contract.outputs != expected:
         raise BundleError(f"{where}: outputs {list(contract.outputs)} do not match the "
                           f"{METADATA_FILE} action space (expected {list(expected)})")
-    if contract.input_dtype not in ("uint8", "float32"):
-        raise BundleError(f"{where}: input dtype must be uint8 or float32, "
-                          f"not {contract.input_dtype!r}")
+    for spec in contract.inputs:
+        if spec.dtype not in ("uint8", "float32"):
+            raise BundleError(f"{where}: input {spec.name!r} dtype must be uint8 or float32, "
+                              f"not {spec.dtype!r}")
     return contract
+
+
+Feed = dict[str, np.ndarray]
+"""The graph's inputs by name, each a batch ``[n, *shape]``."""
 
 
 class EdgePolicy:
     """The exported network on one runtime: frames in, action out, greedy like training's
     evaluation (argmax of the probabilities, or the ``action`` output).
 
-    ``policy(obs)`` takes one observation, as the env returns it, so it plugs straight into
+    ``policy(obs)`` takes one observation, as the env returns it (an image, or for a model
+    with a lidar a dict with one entry per sensor), so it plugs straight into
     :func:`racerl.evaluate.evaluation.run_trials`; :attr:`latencies_ms` collects the time of
     every call to the runtime.
     """
@@ -254,25 +278,41 @@ class EdgePolicy:
             else _openvino(bundle, threads)
         # The first call of either runtime allocates and plans; a car does that before it
         # drives, so it is not counted as a frame's latency.
-        self._run(np.zeros((1, *self.contract.input_shape), self.dtype))
+        self._run({spec.name: np.zeros((1, *spec.shape), spec.dtype)
+                   for spec in self.contract.inputs})
         self.latencies_ms: list[float] = []
 
-    def check(self, batch: np.ndarray) -> np.ndarray:
-        """``batch`` as the graph's input, or an :class:`InputShapeError` saying why not."""
-        batch = np.asarray(batch)
-        want = self.contract.input_shape
-        if batch.ndim != len(want) + 1 or batch.shape[1:] != want:
+    def check(self, batch: np.ndarray | Feed) -> Feed:
+        """``batch`` as the graph's inputs (an array for a one-input graph, a dict by input
+        name otherwise), or an :class:`InputShapeError` saying why not."""
+        specs = self.contract.inputs
+        if not isinstance(batch, dict):
+            if len(specs) > 1:
+                raise InputShapeError(
+                    f"model {self.contract.model!r} takes {len(specs)} inputs, one per "
+                    f"sensor ({', '.join(s.name for s in specs)}), given as a dict")
+            batch = {specs[0].name: batch}
+        missing = [s.name for s in specs if s.name not in batch]
+        if missing:
+            raise InputShapeError(f"model {self.contract.model!r} needs input(s) "
+                                  f"{', '.join(missing)}, got {', '.join(batch) or 'none'}")
+        return {spec.name: self._checked(spec, np.asarray(batch[spec.name])) for spec in specs}
+
+    def _checked(self, spec: InputSpec, batch: np.ndarray) -> np.ndarray:
+        what = self.contract.observation if len(self.contract.inputs) == 1 else spec.name
+        if batch.ndim != len(spec.shape) + 1 or batch.shape[1:] != spec.shape:
             raise InputShapeError(
-                f"model {self.contract.model!r} takes {self.contract.observation} input of "
-                f"shape {want} ({self.contract.input_dtype}), got shape {batch.shape[1:]}")
-        if self.dtype == np.uint8 and batch.dtype != np.uint8:
+                f"model {self.contract.model!r} takes {what} input of "
+                f"shape {spec.shape} ({spec.dtype}), got shape {batch.shape[1:]}")
+        if spec.dtype == "uint8" and batch.dtype != np.uint8:
             raise InputShapeError(
                 f"model {self.contract.model!r} takes raw uint8 camera frames (0-255, "
                 f"scaled inside the graph), got {batch.dtype}")
-        return np.ascontiguousarray(batch, dtype=self.dtype)
+        return np.ascontiguousarray(batch, dtype=spec.dtype)
 
-    def outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """All graph outputs for a batch ``[n, *input_shape]``."""
+    def outputs(self, batch: np.ndarray | Feed) -> dict[str, np.ndarray]:
+        """All graph outputs for a batch ``[n, *input_shape]`` (a dict of them by input
+        name for a graph of several inputs)."""
         feed = self.check(batch)
         start = time.perf_counter()
         values = self._run(feed)
@@ -285,8 +325,10 @@ class EdgePolicy:
             return np.argmax(out["probabilities"], axis=-1)
         return np.clip(out["action"], -1.0, 1.0).astype(np.float32)
 
-    def __call__(self, obs: np.ndarray):
-        action = self.greedy(self.outputs(np.asarray(obs)[None]))[0]
+    def __call__(self, obs: np.ndarray | Feed):
+        one = {k: np.asarray(v)[None] for k, v in obs.items()} if isinstance(obs, dict) \
+            else np.asarray(obs)[None]
+        action = self.greedy(self.outputs(one))[0]
         return int(action) if action.ndim == 0 else action
 
     def physical(self, action) -> tuple[float, float]:
@@ -295,7 +337,7 @@ class EdgePolicy:
         return float(steer), float(speed)
 
 
-def _onnxruntime(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+def _onnxruntime(bundle: Bundle, threads: int) -> Callable[[Feed], list[np.ndarray]]:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -315,11 +357,11 @@ def _onnxruntime(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np
                           f"({str(exc).splitlines()[0][:200]})") from None
     _check_io(bundle, [i.name for i in session.get_inputs()],
               [o.name for o in session.get_outputs()], ONNX_FILE)
-    names, input_name = list(bundle.contract.outputs), bundle.contract.input_name
-    return lambda feed: session.run(names, {input_name: feed})
+    names = list(bundle.contract.outputs)
+    return lambda feed: session.run(names, feed)
 
 
-def _openvino(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+def _openvino(bundle: Bundle, threads: int) -> Callable[[Feed], list[np.ndarray]]:
     if not bundle.has_openvino:
         raise BundleError(f"{bundle.source}: no OpenVINO IR ({' and '.join(IR_FILES)}) in this "
                           "export; export again with the openvino package installed")
@@ -347,8 +389,10 @@ def _openvino(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np.nd
     request = compiled.create_infer_request()
     outputs = [compiled.output(name) for name in bundle.contract.outputs]
 
-    def run(feed: np.ndarray) -> list[np.ndarray]:
-        result = request.infer({0: feed})
+    order = [spec.name for spec in bundle.contract.inputs]
+
+    def run(feed: Feed) -> list[np.ndarray]:
+        result = request.infer({k: feed[name] for k, name in enumerate(order)})
         return [np.array(result[port]) for port in outputs]
 
     return run
@@ -356,9 +400,11 @@ def _openvino(bundle: Bundle, threads: int) -> Callable[[np.ndarray], list[np.nd
 
 def _check_io(bundle: Bundle, inputs: list[str], outputs: list[str], name: str) -> None:
     contract = bundle.contract
-    if inputs != [contract.input_name] or set(outputs) != set(contract.outputs):
+    names = [spec.name for spec in contract.inputs]
+    if inputs != names or set(outputs) != set(contract.outputs):
+        said = repr(names[0]) if len(names) == 1 else str(names)
         raise BundleError(f"{bundle.source}: {name} has inputs {inputs} and outputs {outputs}, "
-                          f"but {CONTRACT_FILE} says {contract.input_name!r} and "
+                          f"but {CONTRACT_FILE} says {said} and "
                           f"{list(contract.outputs)}")
 
 

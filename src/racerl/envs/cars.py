@@ -12,6 +12,13 @@ one (a rollout worker's cars, :mod:`racerl.train.workers`): car ``i`` is then ca
 ``first_car + i`` of the whole, with its seed, track and start points, so that the slices
 of several workers drive exactly what one batch of all their cars would.
 
+Sensors: ``sensor`` lists DeepRacer's sensors as model_metadata.json does (default the
+front camera alone: the observation is the image Box, as it always was). ``STEREO_CAMERAS``
+makes the image two grey channels (left, right) per stacked frame. A lidar makes the
+observation a ``gymnasium.spaces.Dict`` keyed by the sensor names, the camera's image and
+the lidar's float32 vector (:mod:`racerl.camera.sensors`); its scan is cast against the
+objects around each car, with noise seeded by the car's seed and episode.
+
 Several tracks: ``track`` may list tracks (DeepRacer-for-Cloud's multi-track training,
 there one track per worker). Car ``i`` drives track ``i % len(track)``, with that track's
 geometry, its own camera texture and light patches placed over its own room; the names of
@@ -30,12 +37,16 @@ import gymnasium as gym
 import numpy as np
 
 from racerl.camera.front import Camera, LightingBatch
+from racerl.camera.lidar import scan
 from racerl.camera.lighting import check_lighting, sample_lighting
+from racerl.camera.sensors import DEFAULT_SENSORS, STEREO_CAMERAS, Sensors, check_sensors
+from racerl.camera.stereo import StereoCamera
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.envs.checks import positive_int, positive_ints
 from racerl.errors import TrackError
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
+from racerl.sim.objects import Objects
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.vehicle import VehicleParams
 from racerl.track.catalog import DEFAULT_TRACK, load_track
@@ -43,6 +54,8 @@ from racerl.track.geometry import Track
 
 TrackSpec = str | Path | Track
 """A track as the envs take it: a name, a path to a .npy file, or a loaded track."""
+Observation = np.ndarray | dict[str, np.ndarray]
+"""A batch's observations: one array, or (a model with a lidar) one array per sensor."""
 
 OBSERVATIONS = ("camera", "state")
 LOOKAHEAD_M = (0.3, 0.6, 1.0, 1.5, 2.0, 3.0)
@@ -74,11 +87,27 @@ def state_observation(sim: BatchSim) -> np.ndarray:
     return np.clip(obs, -STATE_LIMIT, STATE_LIMIT).astype(np.float32)
 
 
+def take(obs: Observation, cars) -> Observation:
+    """The rows ``cars`` (an index, slice or array) of a batch's observations."""
+    if isinstance(obs, dict):
+        return {key: value[cars] for key, value in obs.items()}
+    return obs[cars]
+
+
+def put(obs: Observation, cars: np.ndarray, rows: Observation) -> None:
+    """Overwrite the rows ``cars`` of a batch's observations with ``rows``."""
+    if isinstance(obs, dict):
+        for key, value in obs.items():
+            value[cars] = rows[key]
+    else:
+        obs[cars] = rows
+
+
 @dataclass
 class BatchStep:
     """One step of every car: arrays indexed by car (no autoreset applied)."""
 
-    obs: np.ndarray
+    obs: Observation
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
@@ -107,7 +136,8 @@ class Racers:
                  vehicle: VehicleParams | None = None, camera_backend: str = "numba",
                  rules: EvaluationRules | None = None, start_offset: float = 0.0,
                  round_robin_step: float = 0.05, alternate_direction: bool = False,
-                 first_car: int = 0):
+                 first_car: int = 0, sensor: Sequence[str] = DEFAULT_SENSORS,
+                 lidar_config: dict | None = None):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
@@ -132,13 +162,28 @@ class Racers:
         self.car_seed = first_car + np.arange(n, dtype=np.int64)
         self.episodes_since_seed = np.zeros(n, dtype=np.int64)
         self.frame = np.zeros(n, dtype=np.uint64)
+        self.sensors: Sensors = check_sensors(sensor, lidar_config, "sensor")
+        """The cars' sensors (only the front camera's image unless ``sensor`` says more)."""
+        if observation == "state" and self.sensors.names != list(DEFAULT_SENSORS):
+            raise ValueError(f"sensor {self.sensors.names} needs observation 'camera'")
         if observation == "camera":
-            self.camera = Camera(self.tracks, rgb=rgb, backend=camera_backend)
+            stereo = self.sensors.camera == STEREO_CAMERAS
+            if stereo and rgb:
+                raise ValueError("STEREO_CAMERAS are grey, as DeepRacer's are: no rgb")
+            self.camera: Camera | StereoCamera | None = (
+                StereoCamera(self.tracks, backend=camera_backend) if stereo
+                else Camera(self.tracks, rgb=rgb, backend=camera_backend))
             self.lights = LightingBatch.studio(n)
             h, w, c = self.camera.shape
             self._stack = np.zeros((n, h, w, c * frame_stack), dtype=np.uint8)
-            self.single_observation_space = gym.spaces.Box(0, 255, self._stack.shape[1:],
-                                                           dtype=np.uint8)
+            image = gym.spaces.Box(0, 255, self._stack.shape[1:], dtype=np.uint8)
+            self.single_observation_space = image
+            if self.sensors.lidar is not None:
+                low, high = self.sensors.lidar_bounds
+                self.single_observation_space = gym.spaces.Dict({
+                    self.sensors.camera: image,
+                    self.sensors.lidar: gym.spaces.Box(low, high, (self.sensors.lidar_size,),
+                                                       dtype=np.float32)})
         else:
             self.camera = None
             self.single_observation_space = gym.spaces.Box(
@@ -157,7 +202,7 @@ class Racers:
     # -- episodes -----------------------------------------------------------------------------
 
     def reset(self, cars: np.ndarray, seeds: list[int | None] | None = None,
-              start_ndist: np.ndarray | float | None = None) -> np.ndarray:
+              start_ndist: np.ndarray | float | None = None) -> Observation:
         """Start new episodes for ``cars``; a seed restarts that car's episode sequence;
         ``start_ndist`` (one lap fraction, or one per car) overrides the start mode."""
         cars = np.asarray(cars, dtype=np.int64)
@@ -222,20 +267,53 @@ class Racers:
         raise ValueError(f"car {car}: steering {steering_deg[car]} degrees, speed "
                          f"{speed[car]} m/s: commands must be finite numbers")
 
-    def observe(self, cars: np.ndarray, fresh: bool) -> np.ndarray:
-        """Observations of ``cars`` (a new array); ``fresh`` fills the frame stack (a car
+    def observe(self, cars: np.ndarray, fresh: bool) -> Observation:
+        """Observations of ``cars`` (new arrays); ``fresh`` fills the frame stack (a car
         that has just been reset or placed)."""
         if self.camera is None:
             return state_observation(self.sim)[cars]
         car = self.sim.car
         everyone = len(cars) == self.n
         pick = slice(None) if everyone else cars
+        lidar = None
+        if self.sensors.lidar is not None:  # before the frame counter moves on
+            lidar = self.lidar_features(cars)
         lights = self.lights if everyone else self.lights.subset(cars)
+        objects = self.world_objects()
         frames = self.camera.render(car.x[pick], car.y[pick], car.yaw[pick], lights,
-                                    self.frame[pick], texture=self.sim.home[pick])
+                                    self.frame[pick], texture=self.sim.home[pick],
+                                    objects=objects.subset(pick) if objects.count else None)
         self.frame[pick] += np.uint64(1)
-        if self.frame_stack == 1:
-            return frames
+        image = frames if self.frame_stack == 1 else self._stacked(pick, frames, fresh)
+        if lidar is None:
+            return image
+        return {self.sensors.camera: image, self.sensors.lidar: lidar}
+
+    def camera_image(self, obs: Observation) -> np.ndarray:
+        """The camera's images in a batch's observations (the whole observation, or the
+        camera's entry when the cars also have a lidar)."""
+        return obs[self.sensors.camera] if isinstance(obs, dict) else obs
+
+    def world_objects(self) -> Objects:
+        """The objects around every car, what the lidar sees: the simulator's
+        ``sim.objects`` (obstacles, bot cars) where it has them, else none (a time trial
+        on DeepRacer's flat tracks, where the lidar sees nothing in range)."""
+        objects = getattr(self.sim, "objects", None)  # BatchSim carries them from obj-sim on
+        return Objects.empty(self.n) if objects is None else objects
+
+    def lidar_features(self, cars: np.ndarray) -> np.ndarray:
+        """(len(cars), lidar_size) lidar observations of ``cars`` now: the scan, with noise
+        drawn from the car's seed, episode and frame, through the sensor's filter."""
+        car = self.sim.car
+        objects = self.world_objects().subset(cars)
+        seed = (self.car_seed[cars].astype(np.uint64) * np.uint64(1_000_003)
+                + self.episodes_since_seed[cars].astype(np.uint64))
+        ranges = scan(car.x[cars], car.y[cars], car.yaw[cars], objects, seed=seed,
+                      frame=self.frame[cars])
+        return self.sensors.lidar_features(ranges)
+
+    def _stacked(self, pick, frames: np.ndarray, fresh: bool) -> np.ndarray:
+        """The frame stacks of the picked cars with ``frames`` as their newest frames."""
         c = frames.shape[-1]
         if fresh:
             self._stack[pick] = np.tile(frames, (1, 1, 1, self.frame_stack))

@@ -24,6 +24,12 @@ newest frame last). ``observation="state"``: a float32 vector of 17 values (spee
 offset from the centre line, heading error, the centre line ahead in the car's frame; see
 :func:`racerl.envs.cars.state_observation`).
 
+``sensor`` (model_metadata.json's list; README "Sensors") adds DeepRacer's other sensors:
+``["STEREO_CAMERAS"]`` makes the image ``(120, 160, 2 x frame_stack)`` (left and right
+grey images); a lidar (``LIDAR``, ``SECTOR_LIDAR``, ``DISCRETIZED_SECTOR_LIDAR`` with
+``lidar_config``) makes the observation a ``Dict`` keyed by the sensor names: the camera's
+image Box and the lidar's float32 Box of 64, 8 or sectors x values.
+
 ## Rewards
 Exactly what the user's ``reward_function(params)`` returns on each RUN step, 0.0 on the
 PREPARE step (the first step of an episode, where DeepRacer does not call it).
@@ -54,7 +60,8 @@ reward function params from beyond its episode.
 ## Arguments
 ``track`` (name, path or Track), ``reward_function`` (path, example name or callable;
 default the follow-centre-line example), ``action_space`` (model_metadata path or dict),
-``observation``, ``rgb``, ``frame_stack``, ``lighting``, ``render_mode`` (``"rgb_array"``:
+``observation``, ``sensor``, ``lidar_config``, ``rgb``, ``frame_stack``, ``lighting``,
+``render_mode`` (``"rgb_array"``:
 top-down view with the trail), ``start``, ``start_offset``, ``round_robin_step``,
 ``max_steps``, ``reverse`` (drive the track the other way; a ``_cw``/``_ccw`` track name
 does too), ``alternate_direction`` (turn round after every episode), ``seed`` (used by the
@@ -63,7 +70,8 @@ first reset). The batched env also takes a list of tracks (see
 
 ## Version history
 * v0: camera and state observations, lighting presets, DeepRacer params and episode rules.
-  Actions outside the space and steps out of order are refused, not driven.
+  Actions outside the space and steps out of order are refused, not driven. Stereo cameras
+  and lidars (``sensor``, ``lidar_config``) added; the front camera's Box is unchanged.
 """
 
 from __future__ import annotations
@@ -73,7 +81,7 @@ from typing import ClassVar
 import gymnasium as gym
 import numpy as np
 
-from racerl.envs.cars import Racers
+from racerl.envs.cars import Racers, take
 from racerl.envs.checks import single_action, start_fraction
 from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
@@ -108,7 +116,7 @@ class RacerEnv(gym.Env):
             seed, self._first_seed = self._first_seed, None
         super().reset(seed=seed)
         start = start_fraction((options or {}).get("start_ndist"))
-        obs = self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start)[0]
+        obs = take(self.racers.reset(np.array([0]), seeds=[seed], start_ndist=start), 0)
         self._reset_needed = None
         self._trail = [(float(self.sim.car.x[0]), float(self.sim.car.y[0]))]
         return obs, {"status": Status.PREPARE, "start_ndist": float(self.sim.state.start_ndist[0])}
@@ -124,7 +132,7 @@ class RacerEnv(gym.Env):
                 f"truncated after max_steps={self.sim.max_steps}"
             self._reset_needed = (f"after the episode ended ({ended}); call env.reset() to "
                                   "start the next one")
-        return (result.obs[0], float(result.rewards[0]), bool(result.terminated[0]),
+        return (take(result.obs, 0), float(result.rewards[0]), bool(result.terminated[0]),
                 bool(result.truncated[0]), info)
 
     def render(self):

@@ -7,7 +7,8 @@ module instance, start position and lighting.
 
 Autoreset is ``SAME_STEP``: when a car's episode ends, ``step`` resets that car at once and
 returns the *new* episode's first observation in its row; the ended episode's last
-observation is kept in ``info["final_obs"]`` (an object array, set where
+observation (an array, or a dict of arrays for a model with a lidar) is kept in
+``info["final_obs"]`` (an object array, set where
 ``info["_final_obs"]`` is True) and its info in ``info["final_info"]``. stable-baselines3
 expects exactly this; :func:`racerl.envs.sb3.to_sb3` adapts the interface.
 
@@ -27,7 +28,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from racerl.envs.cars import Racers
+from racerl.envs.cars import Racers, put, take
 from racerl.envs.checks import batch_actions, batch_seeds, car_count, start_fraction
 from racerl.sim.state import Status
 from racerl.track import DEFAULT_TRACK
@@ -93,13 +94,13 @@ class RacerVectorEnv(VectorEnv):
             ended = np.flatnonzero(done)
             # ``obs`` is this step's own new array: keep copies of the last frames, then
             # overwrite the ended cars' rows with their new episodes' first frames.
-            final_obs = _object_array([obs[i].copy() if done[i] else None
+            final_obs = _object_array([_copied(take(obs, i)) if done[i] else None
                                        for i in range(self.num_envs)])
             info["final_obs"], info["_final_obs"] = final_obs, done.copy()
             info["final_info"] = _batch_info(result.params, result.status, result.lap_time,
                                              tracks, mask=done)
             info["_final_info"] = done.copy()
-            obs[ended] = self.racers.reset(ended)
+            put(obs, ended, self.racers.reset(ended))
         return (obs, result.rewards.copy(), result.terminated.copy(), result.truncated.copy(),
                 info)
 
@@ -122,6 +123,13 @@ def _batch_info(params: list[dict], status: list[str], lap_time: np.ndarray,
     for key in list(info):
         info[f"_{key}"] = lap if key == "lap_time" else present
     return info
+
+
+def _copied(obs):
+    """A copy of one car's observation (an array, or one array per sensor)."""
+    if isinstance(obs, dict):
+        return {key: value.copy() for key, value in obs.items()}
+    return obs.copy()
 
 
 def _object_array(items: list) -> np.ndarray:

@@ -24,12 +24,13 @@ from typing import Protocol
 import numpy as np
 
 from racerl.camera.lighting import check_lighting
+from racerl.camera.sensors import Sensors
 from racerl.drive.policy import PolicyDriver
 from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
 from racerl.drive.raceline import compute_raceline
 from racerl.drive.rollout import Controller, Episode, Keep, Trajectory, rollout
 from racerl.envs.actions import ActionSpace, load_action_space
-from racerl.envs.cars import Racers
+from racerl.envs.cars import Racers, take
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
 from racerl.model.simtrace import action_label, trace_row
@@ -82,7 +83,8 @@ class Driver(Protocol):
     """Who drives an evaluation: what it must see, and the controller that drives.
 
     ``observation`` (``"camera"``, ``"state"`` or ``None`` for a scripted driver), ``rgb``,
-    ``frame_stack`` and ``actions`` say how the batch must be built for it;
+    ``frame_stack``, ``sensors`` (None: the front camera) and ``actions`` say how the batch
+    must be built for it;
     :meth:`controller` gives the :class:`~racerl.drive.rollout.Controller` for a track.
     """
 
@@ -91,6 +93,7 @@ class Driver(Protocol):
     rgb: bool
     frame_stack: int
     actions: ActionSpace | None
+    sensors: Sensors | None
 
     def controller(self, track: Track, vehicle: VehicleParams) -> Controller:
         ...
@@ -105,6 +108,7 @@ class ScriptedDriver:
     rgb = False
     frame_stack = 1
     actions = None
+    sensors = None
 
     def __init__(self, name: str = "centerline", speed: float = 1.0):
         if name not in DRIVERS:
@@ -169,6 +173,7 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
                     action_space=driver.actions,
                     observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
+                    **(driver.sensors.metadata() if driver.sensors is not None else {}),
                     start="line", rules=settings.rules, reverse=settings.reverse)
     result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
                      seeds=[settings.seed + i for i in range(cars)],
@@ -225,7 +230,7 @@ def model_entrant(name: str, checkpoint: str = "best") -> Entrant:
     actions = load_action_space(config.action_space)
     driver = PolicyDriver(policy, actions, label=f"model {folder.name}",
                           observation=config.observation, rgb=config.rgb,
-                          frame_stack=config.frame_stack)
+                          frame_stack=config.frame_stack, sensors=config.sensors)
     digest = hashlib.sha256(chosen.path.read_bytes()).hexdigest()
     identity = {"model": folder.name, "model_hash": digest, "checkpoint": chosen.kind,
                 "algorithm": config.algorithm, "network": config.network,
@@ -266,8 +271,11 @@ def run_trials(policy: Callable[[np.ndarray], object], env, trials: int = 3,
     observation at a time), under the env's own (training) rules; for quick checks of
     policies outside a model folder."""
     racers = env.racers
-    driver = PolicyDriver(lambda batch: np.stack([np.asarray(policy(o)) for o in batch]),
-                          racers.actions, "policy", observation=racers.observation)
+    def one_at_a_time(batch) -> np.ndarray:
+        return np.stack([np.asarray(policy(take(batch, i))) for i in range(racers.n)])
+
+    driver = PolicyDriver(one_at_a_time, racers.actions, "policy",
+                          observation=racers.observation, sensors=racers.sensors)
     results = []
     for k in range(trials):
         episode = rollout(racers, driver, seeds=[seed + k]).episodes[0]

@@ -35,6 +35,14 @@ from pathlib import Path
 import yaml
 
 from racerl.atomic import atomic_write_text
+from racerl.camera.sensors import (
+    DEFAULT_SENSORS,
+    FRONT_FACING_CAMERA,
+    STEREO_CAMERAS,
+    SensorError,
+    Sensors,
+    check_sensors,
+)
 from racerl.errors import RacerlError
 from racerl.reward.function import DEFAULT_EXAMPLE
 
@@ -129,7 +137,18 @@ class TrainConfig:
     """Hidden layer widths of network 'mlp', for the policy and the value (or Q) networks alike
     (SB3's PPO default [64, 64]; a CNN ignores it, so only 'mlp' may change it)."""
     observation: str = "camera"
-    """'camera' (DeepRacer's front camera) or 'state' (a small vector; quick experiments)."""
+    """'camera' (DeepRacer's sensors, see sensor) or 'state' (a small vector; quick
+    experiments)."""
+    sensor: list[str] = field(default_factory=lambda: list(DEFAULT_SENSORS))
+    """DeepRacer's sensors, as model_metadata.json lists them: exactly one camera,
+    FRONT_FACING_CAMERA (one grey 160x120 image) or STEREO_CAMERAS (two, 6 cm apart:
+    a 2-channel image), and optionally one lidar: LIDAR (64 ranges, 0.15-1 m),
+    SECTOR_LIDAR (8 sectors: something within 0.5 m) or DISCRETIZED_SECTOR_LIDAR
+    (lidar_config's bins). With a lidar the observation is a dict, one entry per sensor."""
+    lidar_config: dict | None = None
+    """DISCRETIZED_SECTOR_LIDAR's binning (model_metadata.json lidar_config): num_sectors
+    (divides 64, default 8), num_values_per_sector (default 8) and clipping_dist (metres,
+    default 2.0); None: the defaults."""
     rgb: bool = False
     """Colour frames instead of DeepRacer's grey."""
     frame_stack: int = 1
@@ -237,6 +256,7 @@ class TrainConfig:
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
             raise bad("network", f"{self.network!r} is a CNN; use 'mlp' with observation: state")
+        self._check_sensors(bad, source)
         layers = self.mlp_layers
         if not isinstance(layers, list) or len(layers) > 8 or not all(
                 isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096
@@ -254,6 +274,26 @@ class TrainConfig:
             raise bad("buffer_size", f"{self.buffer_size} cannot hold one batch "
                                      f"(batch_size {self.batch_size})")
         return self
+
+    def _check_sensors(self, bad: Callable[[str, str], ConfigError], source: str) -> None:
+        """``sensor`` and ``lidar_config`` as DeepRacer checks them, and as racerl can use
+        them: other sensors than the front camera need observation 'camera', and the
+        stereo pair is grey, as DeepRacer's is."""
+        try:
+            sensors = check_sensors(self.sensor, self.lidar_config, source)
+        except SensorError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.observation == "state" and sensors.names != [FRONT_FACING_CAMERA]:
+            raise bad("sensor", f"{sensors.names} needs observation: camera (observation "
+                                "'state' is racerl's vector, no DeepRacer sensor)")
+        if self.rgb and sensors.camera == STEREO_CAMERAS:
+            raise bad("rgb", "must be false with STEREO_CAMERAS: DeepRacer's stereo pair is "
+                             "two grey images")
+
+    @property
+    def sensors(self) -> Sensors:
+        """The checked sensors of ``sensor`` and ``lidar_config``."""
+        return check_sensors(self.sensor, self.lidar_config)
 
     @property
     def tracks(self) -> list[str]:

@@ -15,11 +15,11 @@ The meanings and defaults follow DRfC's own files (aws-deepracer-community/deepr
 ``defaults/template-run.env``, ``defaults/template-system.env``, ``defaults/*.json``,
 ``scripts/training/prepare-config.py``, ``scripts/evaluation/prepare-config.py``,
 ``docs/reference.md``). Where DRfC accepts a value that racerl's config refuses (a learning
-rate above racerl's range, stereo cameras) the row says "adjusted" or "unsupported" and
-racerl's default stays, rather than the import failing on a file that works in DRfC. Files
-that DRfC itself could not use (a line that is no ``KEY=value``, JSON that does not parse,
-a reward file without ``reward_function``, an action space out of range) are errors naming
-the file and the problem.
+rate above racerl's range, e-greedy exploration) the row says "adjusted" or "unsupported"
+and racerl's default stays, rather than the import failing on a file that works in DRfC.
+Files that DRfC itself could not use (a line that is no ``KEY=value``, JSON that does not
+parse, a reward file without ``reward_function``, an action space out of range, a sensor
+list DeepRacer refuses) are errors naming the file and the problem.
 
 The env files are read the way a shell reads them when DRfC's ``bin/activate.sh`` sources
 them (``system.env`` first, then ``run.env``): comments, ``export``, quotes, and
@@ -47,6 +47,12 @@ from pathlib import Path
 import yaml
 
 from racerl.atomic import atomic_write, atomic_write_text
+from racerl.camera.sensors import (
+    DISCRETIZED_SECTOR_LIDAR,
+    FRONT_FACING_CAMERA,
+    SensorError,
+    check_sensors,
+)
 from racerl.envs.actions import ContinuousActions, DiscreteActions, parse_action_space
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError
 from racerl.home import NAME_PATTERN, check_name
@@ -855,12 +861,9 @@ def _read_env(m: _Mapper) -> None:
 
 # -- custom_files ----------------------------------------------------------------------------
 
-SENSORS_UNSUPPORTED = {
-    "STEREO_CAMERAS": "racerl renders one front camera; stereo cameras are not in racerl yet",
-    "LIDAR": "lidar is not in racerl yet",
-    "SECTOR_LIDAR": "lidar is not in racerl yet",
-    "DISCRETIZED_SECTOR_LIDAR": "lidar is not in racerl yet",
-}
+LEGACY_CAMERAS = ("observation", "LEFT_CAMERA")
+"""simapp's older names of the single front camera (its v1 ``observation`` and
+``LEFT_CAMERA``: the same camera topic and embedder as FRONT_FACING_CAMERA)."""
 NETWORKS = {v: k for k, v in METADATA_NETWORK.items()}
 """model_metadata.json's neural_network -> racerl's network (racerl's own exports too)."""
 ALGORITHMS = {"clipped_ppo": "ppo", "sac": "sac"}
@@ -897,7 +900,11 @@ def _read_metadata(m: _Mapper) -> None:
         elif key == "neural_network":
             _network(m, value, path)
         elif key == "sensor":
-            _sensors(m, value, path)
+            _sensors(m, value, meta.get("lidar_config"), path)
+        elif key == "lidar_config":
+            m.row(key, value, "lidar_config", m.config.get("lidar_config"), MAPPED,
+                  "DISCRETIZED_SECTOR_LIDAR's bins" if "lidar_config" in m.config else
+                  "no DISCRETIZED_SECTOR_LIDAR among the sensors: not used, as in DeepRacer")
         elif key == "version":
             m.row(key, value, None, None, NOT_NEEDED, "the file layout's version (racerl "
                   "reads every version)")
@@ -935,7 +942,10 @@ def _network(m: _Mapper, value: object, path: Path) -> None:
                         f"{', '.join(NETWORKS)}, DEEP_CONVOLUTIONAL_NETWORK_DEEP")
 
 
-def _sensors(m: _Mapper, value: object, path: Path) -> None:
+def _sensors(m: _Mapper, value: object, lidar_config: object, path: Path) -> None:
+    """The sensor list, checked as DeepRacer checks it (one camera, at most one lidar),
+    with the legacy camera names read as the front camera; ``lidar_config`` goes with a
+    DISCRETIZED_SECTOR_LIDAR (DeepRacer reads its counts with int())."""
     sensors = [value] if isinstance(value, str) else value
     if not isinstance(sensors, list) or not all(isinstance(s, str) for s in sensors):
         raise DrfcError(f"{path}: sensor must be a list of sensor names, not {value!r}")
@@ -944,19 +954,39 @@ def _sensors(m: _Mapper, value: object, path: Path) -> None:
         m.config["observation"] = "state"
         m.row("sensor", shown, "observation", "state", MAPPED, "racerl's state vector")
         return
-    notes = []
-    for sensor in sensors:
-        if sensor in SENSORS_UNSUPPORTED:
-            notes.append(f"{sensor}: {SENSORS_UNSUPPORTED[sensor]}")
-        elif sensor != "FRONT_FACING_CAMERA":
-            notes.append(f"{sensor}: no such DeepRacer sensor")
-    if notes:
-        m.row("sensor", shown, "observation", "camera", UNSUPPORTED,
-              "; ".join(notes) + "; racerl trains on the grey front camera")
-    else:
-        m.row("sensor", shown, "observation", "camera", MAPPED,
-              "the front camera, grey 160x120")
+    names = [FRONT_FACING_CAMERA if s in LEGACY_CAMERAS else s for s in sensors]
+    if isinstance(lidar_config, dict):
+        lidar_config = {k: _whole_count(v) if k != "clipping_dist" else v
+                        for k, v in lidar_config.items()}
+    if DISCRETIZED_SECTOR_LIDAR not in names:
+        lidar_config = None  # DeepRacer reads it only for that sensor
+    try:
+        checked = check_sensors(names, lidar_config, str(path))
+    except SensorError as exc:
+        raise DrfcError(str(exc)) from None
     m.config["observation"] = "camera"
+    if checked.names != [FRONT_FACING_CAMERA]:
+        m.config["sensor"] = checked.names
+    if lidar_config is not None:
+        m.config["lidar_config"] = checked.lidar_config.to_json()
+    seen = [f"{checked.camera}: grey 160x120 x {checked.camera_channels}"]
+    if checked.lidar:
+        seen.append(f"{checked.lidar}: {checked.lidar_size} values")
+    legacy = [s for s in sensors if s in LEGACY_CAMERAS]
+    note = "; ".join(seen)
+    if legacy:
+        note += f" ({', '.join(legacy)}: DeepRacer's older name of the front camera)"
+    m.row("sensor", shown, "sensor", checked.names, ADJUSTED if legacy else MAPPED, note)
+
+
+def _whole_count(value: object) -> object:
+    """A count as DeepRacer's ``int()`` reads it ("8" and 8.0 are 8); anything else as it
+    is, for the sensor check to refuse by name."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
 
 
 def _number(path: Path, key: str, value: object, whole: bool = False) -> float | int:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from racerl.atomic import atomic_write, atomic_write_json
+from racerl.camera.sensors import SensorError, Sensors, metadata_sensors
 from racerl.envs.actions import ActionSpace, load_action_space
 from racerl.errors import RacerlError
 from racerl.home import NAME_PATTERN, NAME_RULE, InvalidNameError, check_name, racerl_home
@@ -338,15 +339,28 @@ def create_model_folder(folder: ModelFolder, config: TrainConfig, reward_source:
 def model_metadata(config: TrainConfig, actions: ActionSpace) -> dict:
     """DeepRacer's model_metadata.json for this config (reference section 5)."""
     meta = actions.to_metadata()
-    sensor = "FRONT_FACING_CAMERA" if config.observation == "camera" else "RACERL_STATE"
+    sensors = config.sensors.metadata() if config.observation == "camera" \
+        else {"sensor": ["RACERL_STATE"]}
     return {
         "action_space": meta["action_space"],
         "action_space_type": meta["action_space_type"],
-        "sensor": [sensor],
+        **sensors,
         "neural_network": METADATA_NETWORK[config.network],
         "training_algorithm": "clipped_ppo" if config.algorithm == "ppo" else "sac",
         "version": "5",
     }
+
+
+def read_sensors(path: Path) -> Sensors:
+    """The sensors a model_metadata.json lists (``sensor``, ``lidar_config``), checked as
+    DeepRacer checks them; a file without ``sensor`` has DeepRacer's single camera."""
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise DamagedFileError(path, f"damaged: expected a JSON object, found {_kind(data)}")
+    try:
+        return metadata_sensors(data, str(path))
+    except SensorError as exc:
+        raise GarageError(str(exc)) from None
 
 
 def save_checkpoint(folder: ModelFolder, model, state: dict, normalizer=None) -> None:

@@ -58,6 +58,7 @@ class TrainingEvaluator:
             self._cars = Racers(cfg.eval_trials * len(cfg.tracks), track=cfg.tracks,
                                 reward_function=DEFAULT_EXAMPLE,
                                 action_space=cfg.action_space, observation=cfg.observation,
+                                sensor=cfg.sensor, lidar_config=cfg.lidar_config,
                                 rgb=cfg.rgb, frame_stack=cfg.frame_stack,
                                 lighting=cfg.lighting, start="line",
                                 start_offset=cfg.start_position_offset,
@@ -81,7 +82,8 @@ class TrainingEvaluator:
 
         driver = PolicyDriver(greedy, cars.actions, "training policy",
                               observation=self.config.observation, rgb=self.config.rgb,
-                              frame_stack=self.config.frame_stack)
+                              frame_stack=self.config.frame_stack,
+                              sensors=self.config.sensors)
         tracks = len(self.config.tracks)  # each track's trial k in the light of seed + k
         seeds = [self.config.seed + car // tracks for car in range(cars.n)]
         with one_torch_thread():

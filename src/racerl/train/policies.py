@@ -1,4 +1,4 @@
-"""Networks for the camera, as stable-baselines3 feature extractors.
+"""Networks for the camera (and a lidar beside it), as stable-baselines3 feature extractors.
 
 ``shallow`` and ``standard`` are DeepRacer's "3-layer" and "5-layer" CNNs (reference
 section 6: valid convolutions, ReLU after every layer, the image scaled to [0, 1]).
@@ -128,14 +128,58 @@ class StandardCNN(CameraCNN):
 
 
 EXTRACTORS = {"light": LightCNN, "shallow": ShallowCNN, "standard": StandardCNN}
+LIDAR_EMBEDDER = (256, 256)
+"""DeepRacer's lidar embedder: two dense layers, no convolutions, whatever the network
+(simapp markov/sensors/utils.py get_lidar_embedders)."""
 
-def policy_setup(network: str, mlp_layers: list[int]) -> tuple[str, dict]:
+
+class SensorsExtractor(BaseFeaturesExtractor):
+    """A camera and a lidar: one embedder per sensor, their features concatenated
+    (DeepRacer's multi-input network, simapp markov/architecture/embedder_factory.py).
+
+    The camera's image goes through the config's CNN (:data:`EXTRACTORS`), the lidar's
+    vector through :data:`LIDAR_EMBEDDER` (dense 256, 256, ReLU). DeepRacer puts its dense
+    middleware (512) after the concatenation; racerl's CNNs carry that layer on the camera's
+    side, so here it sees the image's features only.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, camera: str, lidar: str,
+                 network: str = "light", scale_inside: bool = False):
+        image = EXTRACTORS[network](observation_space[camera], scale_inside=scale_inside)
+        lidar_size = int(observation_space[lidar].shape[0])
+        layers: list[nn.Module] = []
+        size = lidar_size
+        for units in LIDAR_EMBEDDER:
+            layers += [nn.Linear(size, units), nn.ReLU()]
+            size = units
+        super().__init__(observation_space, features_dim=image.features_dim + size)
+        self.camera_key, self.lidar_key = camera, lidar
+        self.camera = image
+        self.lidar = nn.Sequential(*layers)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([self.camera(observations[self.camera_key]),
+                          self.lidar(observations[self.lidar_key])], dim=1)
+
+def policy_setup(network: str, mlp_layers: list[int], camera: str | None = None,
+                 lidar: str | None = None) -> tuple[str, dict]:
     """SB3 policy name and policy_kwargs for a network name of the config (``mlp_layers``:
-    the config's hidden widths of 'mlp', for the policy and value networks alike)."""
+    the config's hidden widths of 'mlp', for the policy and value networks alike).
+    With a ``lidar`` the observation is a dict of the ``camera``'s image and the lidar's
+    vector, read by :class:`SensorsExtractor`; a stereo camera is an image of two
+    channels, read by the CNN as any image."""
     if network == "mlp":
         return "MlpPolicy", {"net_arch": list(mlp_layers)}
     extractor = EXTRACTORS[network]
+    scale_inside = extractor.pool > 1  # the network scales the bytes itself, after pooling
+    if lidar is not None:
+        kwargs = {"features_extractor_class": SensorsExtractor, "net_arch": [],
+                  "normalize_images": not scale_inside,
+                  "features_extractor_kwargs": {"camera": camera, "lidar": lidar,
+                                                "network": network,
+                                                "scale_inside": scale_inside}}
+        return "MultiInputPolicy", kwargs
     kwargs = {"features_extractor_class": extractor, "net_arch": []}
-    if extractor.pool > 1:  # the network scales the bytes itself, after pooling
+    if scale_inside:
         kwargs |= {"normalize_images": False, "features_extractor_kwargs": {"scale_inside": True}}
     return "CnnPolicy", kwargs

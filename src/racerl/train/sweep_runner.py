@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -270,6 +271,8 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
                 callbacks=[_tune_callback(plan.folder.resolve())], verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0)))
         _listener, _progress = on_update, progress
+        # Tune installs its own Ctrl-C handler and leaves it behind: put ours back after.
+        ctrl_c = signal.getsignal(signal.SIGINT)
         try:
             if on_update is not None:
                 on_update(progress)
@@ -277,6 +280,7 @@ def run_sweep(plan: SweepPlan, address: str | None = None, early_stopping: bool 
                 tuner.fit()
         finally:
             _listener, _progress = None, None
+            signal.signal(signal.SIGINT, ctrl_c)
     results = ranked([trial_result(plan, t) for t in plan.trials])
     return SweepOutcome(plan, results, time.time() - started)
 

@@ -334,7 +334,9 @@ def build_env(config: TrainConfig, reward, normalizer: Path | None = None,
 
 def build_model(config: TrainConfig, env, log_dir: Path):
     """A fresh SB3 PPO or SAC model; every hyperparameter comes from ``config``."""
-    policy, kwargs = policy_setup(config.network, config.mlp_layers)
+    sensors = config.sensors
+    policy, kwargs = policy_setup(config.network, config.mlp_layers, sensors.camera,
+                                  sensors.lidar)
     common = {"learning_rate": config.learning_rate, "batch_size": config.batch_size,
               "gamma": config.discount_factor, "policy_kwargs": kwargs, "seed": config.seed,
               "device": config.device, "verbose": 0, "tensorboard_log": str(log_dir)}
@@ -559,8 +561,9 @@ def ctrl_c_stops(recorder: Recorder):
 def _copy_weights(model, source: ModelFolder, config: TrainConfig) -> None:
     """Start from another model's trained weights (DeepRacer's clone)."""
     src_cfg = source.config()
-    if (src_cfg.network, src_cfg.observation, src_cfg.rgb, src_cfg.frame_stack) != \
-            (config.network, config.observation, config.rgb, config.frame_stack):
+    if (src_cfg.network, src_cfg.observation, src_cfg.rgb, src_cfg.frame_stack,
+            src_cfg.sensors) != (config.network, config.observation, config.rgb,
+                                 config.frame_stack, config.sensors):
         raise RacerlError(f"cannot clone {source.name!r}: its network/observation differ "
                           "from this config's")
     if src_cfg.algorithm != config.algorithm:
