@@ -2,11 +2,12 @@
 
 What is measured
     Wall time in the browser from the click on **Create and train** (the create page, every
-    setting at its default but the name and the track) to the moment the model page has drawn
-    its first chart point (``#chart svg polyline`` with a point), i.e. what a new user waits
-    for: the job's start (a ``racerl train`` process: Python, torch, the track, the first
-    rollout), the first iteration (``num_episodes_between_training`` episodes), the metrics
-    file, the server-sent event and the drawing. The run is then stopped from the page.
+    setting at its default but the name and the track) to the first live camera frame the
+    model page shows, and to the moment it has drawn its first chart point (``#chart svg
+    polyline`` with a point), i.e. what a new user waits for: the job's start (a ``racerl
+    train`` process: Python, torch, the track, the first rollout), the first iteration
+    (``num_episodes_between_training`` episodes), the metrics file, the server-sent event
+    and the drawing. The run is then stopped from the page.
 
 How
     The real console under uvicorn on a free port of 127.0.0.1 over a fresh racerl home,
@@ -39,11 +40,13 @@ def one_run(browser, url: str, name: str, track: str) -> float:
     page.fill("#name", name)
     page.select_option("#track", track)
     page.fill("#budget", "30")
-    page.evaluate("""() => { window.pressed = null;
+    page.evaluate("""() => {
         document.getElementById('start').addEventListener('click',
             () => { sessionStorage.setItem('pressed', String(Date.now())); }, true); }""")
     page.click("#start")
     page.wait_for_url(f"**/models/{name}")
+    page.wait_for_function("document.getElementById('camera').naturalWidth > 0", polling=50)
+    camera = page.evaluate("Date.now()")
     page.wait_for_function("document.querySelector('#chart svg polyline')?.points.length > 0",
                            polling=50)
     drawn = page.evaluate("Date.now()")
@@ -51,7 +54,7 @@ def one_run(browser, url: str, name: str, track: str) -> float:
     page.click("#stop")
     page.wait_for_function("document.getElementById('status').textContent === 'stopped'")
     page.close()
-    return (drawn - pressed) / 1000
+    return (camera - pressed) / 1000, (drawn - pressed) / 1000
 
 
 def main() -> None:
@@ -67,8 +70,9 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for k in range(args.runs):
             load = os.getloadavg()[0]
-            seconds = one_run(browser, url, f"first-point-{k}", args.track)
-            print(f"run {k + 1}: first chart point {seconds:.1f} s after the click "
+            camera, chart = one_run(browser, url, f"first-point-{k}", args.track)
+            print(f"run {k + 1}: first camera frame {camera:.1f} s, first chart point "
+                  f"{chart:.1f} s after the click "
                   f"(load average before: {load:.1f}, {os.cpu_count()} cores)", flush=True)
             time.sleep(2)
         browser.close()

@@ -153,6 +153,7 @@ def test_every_page_loads_and_shows_its_data(page, server, tiny):
     page.wait_for_function("document.getElementById('name').value === 'tiny-clone'")
     assert page.locator("#hp-observation").input_value() == "state"
     assert page.locator("#track").input_value() == "oval"
+    wait_images(page, "#track-preview")  # leaving while it loads would abort its request
 
     page.goto("/models/tiny")
     page.wait_for_selector("#chart svg polyline")
