@@ -121,8 +121,8 @@ def reset_pose(track: Track, arc: np.ndarray, near: np.ndarray,
     ``arc`` (M,) is each reset point's arc length along the centre line, ``near`` (M, 2) the
     car's base_link at the previous step (the lane nearer to it is taken), ``obstacles``
     (K, 2) the static obstacles' centres, if any, or (M, K, 2) each reset's own: one
-    within :data:`CLOSEST_OBJ_GAP` of a reset point sends that car ``behind`` metres behind it, in the other lane. See the
-    module docstring for the simapp code this follows.
+    within :data:`CLOSEST_OBJ_GAP` of a reset point sends that car ``behind`` metres behind
+    it, in the other lane. See the module docstring for the simapp code this follows.
     """
     arc = np.atleast_1d(np.asarray(arc, dtype=np.float64))
     near = np.atleast_2d(np.asarray(near, dtype=np.float64))
