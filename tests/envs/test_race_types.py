@@ -7,7 +7,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import racerl
-from racerl.model.config import ConfigError, TrainConfig
+import racerl.sim.race_setup as race_setup_module
+from racerl.envs.cars import race_setup
+from racerl.model.config import MAX_OBJECTS, RACE_FIELDS, ConfigError, TrainConfig
+from racerl.sim.race_setup import RaceSetup
 
 
 @pytest.mark.parametrize("options", [
@@ -41,9 +44,22 @@ def test_driving_into_a_box_ends_the_episode_as_a_crash():
 
 def test_train_config_checks_race_options():
     cfg = TrainConfig(race_type="head_to_bot", number_of_bot_cars=2).validate()
-    assert cfg.race_setup().bot_cars == 2
+    assert race_setup(None, cfg.race_options()).bot_cars == 2
     with pytest.raises(ConfigError, match="race_type"):
         TrainConfig(race_type="drag").validate()
     with pytest.raises(ConfigError, match="object_positions"):
         TrainConfig(race_type="object_avoidance", object_positions="0.5").validate()
-    assert np.isclose(TrainConfig().race_setup().objects, 0)
+    with pytest.raises(ConfigError, match="lower_lane_change_time"):
+        TrainConfig(lower_lane_change_time=6.0).validate()
+    assert race_setup(None, TrainConfig().race_options()).objects == 0
+    fixed = TrainConfig(race_type="object_avoidance", object_positions="0.2,1; 1,-1;")
+    assert race_setup(None, fixed.validate().race_options()).object_positions == (
+        (0.2, 1), (1.0, -1))
+
+
+def test_the_configs_race_fields_are_the_simulators():
+    assert set(RACE_FIELDS) == set(RaceSetup.__dataclass_fields__)
+    assert MAX_OBJECTS == race_setup_module.MAX_OBJECTS
+    for name in RACE_FIELDS:  # the same defaults (DRfC's)
+        assert getattr(TrainConfig(), name) == (
+            "" if name == "object_positions" else getattr(RaceSetup(), name)), name

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from racerl.envs.actions import ContinuousActions, DiscreteActions, load_action_space
+from racerl.envs.cars import race_setup
 from racerl.errors import RacerlError
 from racerl.model.config import TrainConfig, load_config
 from racerl.model.drfc import (
@@ -249,7 +250,7 @@ def test_object_avoidance_maps_its_obstacle_settings(tmp_path):
     assert imp.config["object_positions"] == "0.2,1;0.7,-1"
     assert row(imp, "DR_OA_OBSTACLE_TYPE").status == NOT_NEEDED
     assert row(imp, "DR_H2B_NUMBER_OF_BOT_CARS").status == NOT_NEEDED  # not this race type
-    assert TrainConfig(**imp.config).validate().race_setup().obstacles == 2
+    assert race_setup(None, TrainConfig(**imp.config).validate().race_options()).obstacles == 2
 
 
 def test_head_to_bot_maps_its_bot_car_settings(tmp_path):
@@ -257,7 +258,7 @@ def test_head_to_bot_maps_its_bot_car_settings(tmp_path):
     set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_BOT")
     set_env(root / "run.env", "DR_H2B_IS_LANE_CHANGE", "True")
     imp = read_drfc(root, out=tmp_path / "h2b.yaml")
-    setup = TrainConfig(**imp.config).validate().race_setup()
+    setup = race_setup(None, TrainConfig(**imp.config).validate().race_options())
     assert setup.bot_cars == 3 and setup.is_lane_change and setup.bot_car_penalty == 5.0
     assert row(imp, "DR_OA_NUMBER_OF_OBSTACLES").status == NOT_NEEDED
 

@@ -157,6 +157,6 @@ def _print_trials(name: str, trials: int) -> None:
     who = model_entrant(name)
     checkpoint_note(who.note)
     for track in who.tracks:
-        run = evaluate(who.driver, EvalSettings(track=track, trials=trials))
+        run = evaluate(who.driver, EvalSettings(track=track, trials=trials, race=who.race))
         folder = save_evaluation(who.folder, run, who.identity)
         print_evaluation(run, folder)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -37,7 +38,6 @@ import yaml
 from racerl.atomic import atomic_write_text
 from racerl.errors import RacerlError
 from racerl.reward.function import DEFAULT_EXAMPLE
-from racerl.sim.race_setup import RaceSetup, parse_object_positions
 
 ALGORITHMS = ("ppo", "sac")
 NETWORKS = ("light", "shallow", "standard", "mlp")
@@ -215,11 +215,11 @@ class TrainConfig:
     """Where the networks train: 'cpu' (the small networks here run fastest there), 'cuda' or
     'auto' (cuda when available; SB3 device, default 'auto'). Evaluation always drives on CPU."""
 
-    def race_setup(self) -> RaceSetup:
-        """The obstacles and bot cars this config trains with (a time trial: none)."""
-        return RaceSetup(**{name: getattr(self, name) for name in RACE_FIELDS
-                            if name != "object_positions"},
-                         object_positions=parse_object_positions(self.object_positions))
+    def race_options(self) -> dict:
+        """The race type and its object settings, as the envs take them (``Racers(...,
+        **options)``, :class:`racerl.sim.race_setup.RaceSetup`'s fields; the car reads this
+        config too, so the config itself does not import the simulator)."""
+        return {name: getattr(self, name) for name in RACE_FIELDS}
 
     def validate(self, source: str = "config") -> TrainConfig:
         """Check every value; raise ConfigError naming ``source`` and the field."""
@@ -230,7 +230,7 @@ class TrainConfig:
 
         choices = {"algorithm": ALGORITHMS, "network": NETWORKS,
                    "observation": OBSERVATIONS, "lighting": PRESETS, "device": DEVICES,
-                   "best_model_metric": BEST_MODEL_METRICS}
+                   "best_model_metric": BEST_MODEL_METRICS, "race_type": RACE_TYPES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"must be one of {', '.join(allowed)}, "
@@ -249,7 +249,16 @@ class TrainConfig:
                   "buffer_size": (1, 100_000_000), "tau": (1e-6, 1.0),
                   "train_freq": (1, 100000),
                   # Lap fractions: 1 is a whole lap, the same start as 0.
-                  "start_position_offset": (0.0, 1.0), "round_robin_advance_dist": (0.0, 1.0)}
+                  "start_position_offset": (0.0, 1.0), "round_robin_advance_dist": (0.0, 1.0),
+                  # Objects: the console offers 1-6; each costs every camera ray a test.
+                  "number_of_obstacles": (0, MAX_OBJECTS), "number_of_bot_cars": (0, MAX_OBJECTS),
+                  "min_distance_between_obstacles": (0.0, 100.0),  # percent of the lap
+                  "min_distance_between_bot_cars": (0.0, 1000.0),  # metres
+                  "bot_car_speed": (0.01, 4.0),  # the car's own speed range tops out at 4 m/s
+                  "lower_lane_change_time": (0.0, 3600.0),
+                  "upper_lane_change_time": (0.0, 3600.0),
+                  "lane_change_distance": (0.01, 100.0), "bot_car_penalty": (0.0, 60.0),
+                  "collision_penalty": (0.0, 60.0)}
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
             kind = int if isinstance(getattr(TrainConfig, name), int) else int | float
@@ -260,7 +269,9 @@ class TrainConfig:
             _check_number(bad, "gradient_steps", self.gradient_steps, int, 1, 10000,
                           " (or -1)")
         for name in ("rgb", "normalize_reward", "sandbox_reward", "reverse_direction",
-                     "alternate_driving_direction", "change_start_position"):
+                     "alternate_driving_direction", "change_start_position",
+                     "randomize_obstacle_locations", "is_obstacle_bot_car",
+                     "randomize_bot_car_locations", "is_lane_change"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, f"must be true or false, not {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
@@ -269,15 +280,14 @@ class TrainConfig:
         if not isinstance(self.reward, str) or not self.reward:
             raise bad("reward", f"must be a name or a path, not {self.reward!r}")
         _check_tracks(bad, self.track, self.n_envs)
-        try:
-            self.race_setup()
-        except (ValueError, TypeError) as err:
-            field_name = next((f for f in RACE_FIELDS if f in str(err)), "race_type")
-            raise bad(field_name, str(err)) from None
-        if not isinstance(self.collision_penalty, int | float) or isinstance(
-                self.collision_penalty, bool) or not 0 <= self.collision_penalty < 1e6:
-            raise bad("collision_penalty", f"must be 0 seconds or more, not "
-                                           f"{self.collision_penalty!r}")
+        if self.lower_lane_change_time > self.upper_lane_change_time:
+            raise bad("lower_lane_change_time", f"({self.lower_lane_change_time}) is above "
+                      f"upper_lane_change_time ({self.upper_lane_change_time})")
+        if not isinstance(self.object_positions, str) \
+                or not OBJECT_POSITIONS.fullmatch(self.object_positions.strip()):
+            raise bad("object_positions", f"must be 'progress,lane;progress,lane' (a lap "
+                      f"fraction from 0 to 1, lane 1 inner or -1 outer), not "
+                      f"{self.object_positions!r}")
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -343,8 +353,19 @@ def _check_tracks(bad: Callable[[str, str], ConfigError], track: object, n_envs:
                            "needs at least one car")
 
 
-RACE_FIELDS = tuple(RaceSetup.__dataclass_fields__)
-"""The TrainConfig fields that make its :class:`~racerl.sim.race_setup.RaceSetup`."""
+RACE_TYPES = ("time_trial", "object_avoidance", "head_to_bot")
+RACE_FIELDS = ("race_type", "number_of_obstacles", "min_distance_between_obstacles",
+               "randomize_obstacle_locations", "is_obstacle_bot_car", "object_positions",
+               "number_of_bot_cars", "bot_car_speed", "min_distance_between_bot_cars",
+               "randomize_bot_car_locations", "is_lane_change", "lower_lane_change_time",
+               "upper_lane_change_time", "lane_change_distance", "bot_car_penalty")
+"""The TrainConfig fields that make a :class:`racerl.sim.race_setup.RaceSetup` (a test
+checks that they are its fields)."""
+MAX_OBJECTS = 32
+"""Objects of one kind at most (racerl.sim.race_setup.MAX_OBJECTS, checked by a test)."""
+OBJECT_POSITIONS = re.compile(r"(|(0(\.\d*)?|1(\.0*)?|\.\d+)\s*,\s*-?1"
+                              r"(\s*;\s*(0(\.\d*)?|1(\.0*)?|\.\d+)\s*,\s*-?1)*\s*;?)")
+"""DRfC's OBJECT_POSITIONS text: lap fractions in [0, 1] and lanes 1 or -1."""
 
 
 def _default(name: str) -> object:

@@ -62,7 +62,7 @@ class TrainingEvaluator:
                                 lighting=cfg.lighting, start="line",
                                 start_offset=cfg.start_position_offset,
                                 reverse=cfg.reverse_direction, rules=rules,
-                                race=cfg.race_setup())
+                                **cfg.race_options())
         return self._cars
 
     def track_names(self) -> list[str] | None:
