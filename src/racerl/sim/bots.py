@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from racerl.sim.obstacles import lane_poses, spaced, uniforms
+from racerl.sim.obstacles import lane_points, spaced, uniforms
 from racerl.sim.race_setup import MAX_OBJECTS, RaceSetup
 from racerl.track.trackset import TrackSet
 
@@ -121,9 +121,7 @@ class BotCars:
                 cars: np.ndarray) -> np.ndarray:
         length = courses.length[course][:, None]
         dist = (self.initial[cars] + travel) % length
-        lanes = np.zeros(dist.shape, dtype=bool)
-        inner, _ = lane_poses(courses, course, dist, lanes)
-        outer, _ = lane_poses(courses, course, dist, ~lanes)
+        inner, outer = lane_points(courses, course, dist)
         start, stop, end = self.change_from[cars], self.change_to[cars], self.change_end[cars]
         f = np.clip((travel - start) / np.maximum(stop - start, 1e-12), 0.0, 1.0)
         f = np.where(np.isfinite(end) & (end > 0.0), f, 0.0)

@@ -27,24 +27,40 @@ simapp ``markov/track_geom/track_data.py`` ``get_object_reward_params``, key by 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from racerl.sim.contacts import in_camera
 from racerl.sim.objects import Objects
-from racerl.track.trackset import TrackSet
 
 
-def object_params(objects: Objects, courses: TrackSet, course: np.ndarray,
+@dataclass
+class ObjectTrackPlaces:
+    """Where each object lies on its car's track, (N, M) arrays: measured once when an
+    object is placed or moves (static obstacles: once per episode), not every step."""
+
+    ndist: np.ndarray
+    """Lap fraction of the object centre's projection on the centre line."""
+    distance_from_center: np.ndarray
+    is_left_of_center: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int, m: int) -> ObjectTrackPlaces:
+        return cls(np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m), dtype=bool))
+
+
+def object_params(objects: Objects, measured: ObjectTrackPlaces, length: np.ndarray,
                   model_ndist: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
                   bot_speed: float | None) -> list[dict]:
-    """One dict of the object keys per car; ``model_ndist`` (N,) is the lap fraction of
-    each car's model point, (``x``, ``y``, ``yaw``) its ``base_link`` pose, ``bot_speed``
-    the bot cars' speed when the race has them (None: headings and speeds are 0.0)."""
+    """One dict of the object keys per car. ``measured`` holds where the objects lie on the
+    track (measured when they moved), ``length`` (N,) each car's track length,
+    ``model_ndist`` (N,) the lap fraction of each car's model point, (``x``, ``y``, ``yaw``)
+    its ``base_link`` pose, ``bot_speed`` the bot cars' speed when the race has them (None:
+    headings and speeds are 0.0)."""
     n, m = objects.x.shape
     centres = np.stack([objects.x, objects.y], axis=-1)  # (N, M, 2)
-    geo = courses.measure(centres.reshape(-1, 2), np.repeat(course, m))
-    length = courses.length[course]
-    pdist = geo.ndist.reshape(n, m) * length[:, None]
+    pdist = measured.ndist * length[:, None]
     order = np.argsort(pdist, axis=1, kind="stable")
     ordered = np.take_along_axis(pdist, order, axis=1)
     nxt = (ordered <= (model_ndist * length)[:, None]).sum(axis=1)  # bisect_right
@@ -60,8 +76,8 @@ def object_params(objects: Objects, courses: TrackSet, course: np.ndarray,
     else:
         heading, speed = objects.yaw, np.full((n, m), float(bot_speed))
     rows_of = zip(centres.tolist(), pdist.tolist(), prev.tolist(), nxt.tolist(),
-                  geo.is_left_of_center.reshape(n, m).tolist(),
-                  geo.distance_from_center.reshape(n, m).tolist(), heading.tolist(),
+                  measured.is_left_of_center.tolist(),
+                  measured.distance_from_center.tolist(), heading.tolist(),
                   speed.tolist(), next_in_camera.tolist(), strict=True)
     return [{
         "closest_objects": [p, q], "objects_location": location,

@@ -76,6 +76,21 @@ def spaced(length: np.ndarray, count: int, first: np.ndarray, randomize: bool,
     return dist, outer
 
 
+def lane_points(courses: TrackSet, course: np.ndarray, center_dist: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Inner- and outer-lane points (N, M, 2) beside the centre-line distances
+    ``center_dist`` (N, M), car i's on ``course[i]``: both lanes from one centre lookup."""
+    n, m = center_dist.shape
+    inner, outer = np.zeros((n, m, 2)), np.zeros((n, m, 2))
+    for c, cars in courses.groups(course):
+        track = courses[c]
+        centre, _ = track.center.interpolate(center_dist[cars].reshape(-1))
+        for lane, out in ((track.inner_lane, inner), (track.outer_lane, outer)):
+            point, _ = lane.interpolate(lane.project(centre)[0])
+            out[cars] = point.reshape(-1, m, 2)
+    return inner, outer
+
+
 def lane_poses(courses: TrackSet, course: np.ndarray, center_dist: np.ndarray,
                outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points (N, M, 2) and yaws (N, M) in the lane (outer where ``outer``) beside the

@@ -15,7 +15,7 @@ import numpy as np
 
 from racerl.sim.bots import BotCars
 from racerl.sim.contacts import NO_CONTACT, first_contact
-from racerl.sim.object_params import object_params
+from racerl.sim.object_params import ObjectTrackPlaces, object_params
 from racerl.sim.objects import (
     BOX_HEIGHT,
     BOX_LENGTH,
@@ -53,6 +53,8 @@ class Traffic:
         self.objects.kind[:, self.n_obstacles:] = Kind.BOT_CAR
         self.objects.present[:] = True
         self.bots = BotCars(setup, n) if setup.bot_cars else None
+        self.places = ObjectTrackPlaces.zeros(n, m)
+        """Where the objects lie on their cars' tracks (for the params)."""
         self.seed = np.arange(n, dtype=np.uint64)
         """Each world's seed (its car's)."""
         self.episode = np.zeros(n, dtype=np.int64)
@@ -84,6 +86,7 @@ class Traffic:
         if self.bots is not None:
             self.bots.reset(cars, length, seed, episode)
             self._place_bots(cars, course, np.zeros(len(cars)))
+        self._measure(cars, course, np.arange(self.objects.count))
         self.episode[cars] += 1
 
     def _obstacle_places(self, length: np.ndarray, seed: np.ndarray, episode: np.ndarray
@@ -104,6 +107,17 @@ class Traffic:
             return
         self.bots.schedule(cars, t, self.seed[cars], self.episode[cars] - 1)
         self._place_bots(cars, course, t)
+        self._measure(cars, course, np.arange(self.n_obstacles, self.objects.count))
+
+    def _measure(self, cars: np.ndarray, course: np.ndarray, columns: np.ndarray) -> None:
+        """Measure objects ``columns`` of ``cars`` (on ``course``) on the track."""
+        rows, cols = cars[:, None], columns[None, :]
+        points = np.stack([self.objects.x[rows, cols], self.objects.y[rows, cols]], axis=-1)
+        geo = self.courses.measure(points.reshape(-1, 2), np.repeat(course, len(columns)))
+        shape = (len(cars), len(columns))
+        self.places.ndist[rows, cols] = geo.ndist.reshape(shape)
+        self.places.distance_from_center[rows, cols] = geo.distance_from_center.reshape(shape)
+        self.places.is_left_of_center[rows, cols] = geo.is_left_of_center.reshape(shape)
 
     def _place_bots(self, cars: np.ndarray, course: np.ndarray, t: np.ndarray) -> None:
         k = self.n_obstacles
@@ -133,4 +147,5 @@ class Traffic:
         if self.empty:
             return None
         speed = self.setup.bot_car_speed if self.bots is not None else None
-        return object_params(self.objects, self.courses, course, model_ndist, x, y, yaw, speed)
+        return object_params(self.objects, self.places, self.courses.length[course],
+                             model_ndist, x, y, yaw, speed)
