@@ -64,7 +64,7 @@ def real_observations(name: str, count: int = 24) -> list:
     seen = []
     for _ in range(count):
         if config.sensors.lidar:
-            env.racers.sim.objects = box_behind(env.racers)
+            env.racers.sim.traffic.objects = box_behind(env.racers)
             obs = env.racers.observe(np.array([0]), fresh=False)
             obs = {key: value[0] for key, value in obs.items()}
         seen.append(obs)

@@ -63,7 +63,7 @@ def test_lidar_model_sees_a_dict_named_after_deepracer_sensors():
     np.testing.assert_array_equal(obs["LIDAR"], 1.0)  # a time trial: nothing in range
     # A box 0.5 m behind the car, as the simulator's objects: the rays facing backwards
     # (25 to 38, camera.lidar's tests) see its face 0.279 m away, with 1 cm of noise.
-    env.racers.sim.objects = box_behind(env.racers)
+    env.racers.sim.traffic.objects = box_behind(env.racers)  # a hand-made world
     lidar = env.racers.observe(np.array([0]), fresh=False)["LIDAR"][0]
     near = lidar < 1.0
     assert np.flatnonzero(near).tolist() == list(range(25, 39))
@@ -104,8 +104,8 @@ def test_a_car_in_a_batch_scans_like_the_single_env():
     batch = RacerVectorEnv(2, track="oval", sensor=LIDAR_MODEL, seed=10)
     single.reset()
     batch.reset()
-    single.racers.sim.objects = box_behind(single.racers)
-    batch.racers.sim.objects = box_behind(batch.racers)
+    single.racers.sim.traffic.objects = box_behind(single.racers)
+    batch.racers.sim.traffic.objects = box_behind(batch.racers)
     for _ in range(3):
         one = single.step(5)[0]["LIDAR"]
         both = batch.step(np.full(2, 5))[0]["LIDAR"]

@@ -278,3 +278,18 @@ def test_the_race_line_driver_is_the_reference_to_beat():
     assert raceline.lap_time < centre.lap_time
     result = runner.invoke(app, ["evaluate", "--driver", "raceline", "--trials", "1"])
     assert result.exit_code == 0 and f"{raceline.lap_time:.2f}" in result.output
+
+
+def test_evaluate_with_obstacles_counts_the_collisions(isolated_home):
+    """The centre-line driver does not steer round the boxes: with two resets the third
+    crash ends the trial, and the table and the saved records show the collisions."""
+    result = runner.invoke(app, ["evaluate", "--driver", "centerline", "--track", "oval",
+                                 "--trials", "1", "--max-resets", "2",
+                                 "--race-type", "object_avoidance"])
+    assert result.exit_code == 0, result.output
+    assert "collisions" in result.output and "crashed" in result.output
+    folder = latest_evaluation(isolated_home / "drivers" / "centerline")
+    saved = json.loads((folder / "evaluation.json").read_text())
+    assert saved["summary"]["collisions"] == 2
+    assert saved["settings"]["race_type"] == "object_avoidance"
+    assert saved["settings"]["number_of_obstacles"] == 6

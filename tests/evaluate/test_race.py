@@ -76,8 +76,12 @@ def test_a_database_from_before_the_drfc_options_opens_with_their_defaults(isola
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"race_duration": 0.0}, "--duration 0.0"),
     ({"max_resets": -1}, "--max-resets -1"),
-    ({"race_type": "object-avoidance"}, "not yet supported: it needs obstacles"),
-    ({"race_type": "head-to-bot"}, "not yet supported: it needs bot cars"),
+    ({"race_type": "object-avoidance", "objects": {"number_of_bot_cars": 2}},
+     "--number-of-bot-cars: not a setting of a object-avoidance race"),
+    ({"race_type": "object-avoidance", "objects": {"object_positions": "0.5"}},
+     "--object-positions"),
+    ({"race_type": "head-to-bot", "objects": {"bot_car_speed": 0.0}}, "bot_car_speed"),
+    ({"collision_penalty": 90.0}, "--collision-penalty 90.0"),
     ({"race_type": "head-to-model"}, "not yet supported"),
     ({"race_type": "drag"}, "use one of time-trial"),
     ({"laps": 0}, "1 to 20 laps"),
@@ -177,7 +181,56 @@ def test_race_commands(isolated_home):
     assert "18.00" in result.output  # 9.13 + 8.87 s
     result = runner.invoke(app, ["race", "list"])
     assert "cup" in result.output
-    result = runner.invoke(app, ["race", "create", "cup2", "--type", "head-to-bot"])
+    result = runner.invoke(app, ["race", "create", "cup2", "--type", "head-to-model"])
     assert result.exit_code == 2 and "not yet supported" in result.output
     result = runner.invoke(app, ["race", "submit", "nope", "--driver", "centerline"])
     assert result.exit_code == 2 and "no race 'nope'" in result.output
+
+
+def test_an_object_avoidance_race_counts_collisions(isolated_home):
+    """The centre-line driver ignores the box in its way: each crash costs the collision
+    penalty and a reset behind the box; the fourth, with three resets allowed, ends it."""
+    result = runner.invoke(app, ["race", "create", "boxes", "--track", "oval", "--type",
+                                 "object-avoidance", "--object-positions", "0.5,1",
+                                 "--laps", "1", "--max-resets", "3",
+                                 "--collision-penalty", "2"])
+    assert result.exit_code == 0, result.output
+    assert "1 box, collision penalty 2 s" in " ".join(result.output.split())
+    race = get_race("boxes")
+    assert race.race_setup().object_positions == ((0.5, 1),)
+    result = runner.invoke(app, ["race", "submit", "boxes", "--driver", "centerline"])
+    assert result.exit_code == 0, result.output
+    [standing] = leaderboard("boxes")
+    assert (standing.collisions, standing.penalty, standing.laps_completed) == (3, 6.0, 0)
+    result = runner.invoke(app, ["race", "leaderboard", "boxes"])
+    [row] = [line for line in result.output.splitlines() if "centerline" in line]
+    cells = [c.strip() for c in row.split("│")]
+    assert cells[1:8] == ["1", "centerline @ 1 m/s", "-", "-", "0/1", "0", "3"]  # collisions
+
+
+def test_a_head_to_bot_race_stores_its_bots():
+    race = create_race("bots", "oval", "head-to-bot",
+                       objects={"number_of_bot_cars": 2, "bot_car_speed": 0.3,
+                                "is_lane_change": True})
+    setup = get_race("bots").race_setup()
+    assert (setup.bot_cars, setup.bot_car_speed, setup.is_lane_change) == (2, 0.3, True)
+    assert race.settings().race == setup
+    assert "2 bot cars at 0.3 m/s changing lanes" in race.describe()
+
+
+def test_an_old_submissions_table_gets_the_collisions_column():
+    import sqlite3
+
+    path = race_module.database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as old:
+        old.executescript("""
+            CREATE TABLE submissions (id INTEGER PRIMARY KEY AUTOINCREMENT, race TEXT,
+                entrant TEXT, model_hash TEXT, identity TEXT, settings TEXT, lap_times TEXT,
+                laps_completed INTEGER, total_time REAL, best_lap REAL, off_track INTEGER,
+                penalty REAL, evaluation TEXT, submitted REAL);
+        """)
+    create_race("after", "loop")
+    with closing(sqlite3.connect(path)) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(submissions)")}
+    assert "collisions" in columns

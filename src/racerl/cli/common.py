@@ -66,15 +66,18 @@ def print_evaluation(run, folder: Path | None = None) -> None:
     table = Table(title=f"Evaluation of {run.driver} on {where} "
                         f"({settings.lighting} light, seed {settings.seed}, "
                         f"off-track penalty {settings.rules.off_track_penalty:g} s)")
-    for col in (kind, "status", "lap time s", "off track", "penalty s", "completion %"):
+    objects = settings.race.objects > 0  # collisions only matter where there is something
+    for col in (kind, "status", "lap time s", "off track", *(["collisions"] * objects),
+                "penalty s", "completion %"):
         table.add_column(col, justify="left" if col == "status" else "right")
     for t in run.trials:
         table.add_row(str(t.trial), t.status, seconds(t.lap_time), str(t.off_track),
-                      f"{t.penalty:.1f}", f"{t.progress:.1f}")
+                      *([str(t.crashed)] * objects), f"{t.penalty:.1f}", f"{t.progress:.1f}")
     s = run.summary()
     table.add_section()
     table.add_row("total", f"{s.laps}/{s.trials} laps", seconds(s.total_time),
-                  str(s.off_track), f"{s.penalty:.1f}", f"{s.completion:.1f}")
+                  str(s.off_track), *([str(s.collisions)] * objects), f"{s.penalty:.1f}",
+                  f"{s.completion:.1f}")
     console.print(table)
     console.print(f"best lap {seconds(s.best_lap)} s, mean lap {seconds(s.mean_lap)} s"
                   + (f"; saved in {folder}" if folder else ""), highlight=False)

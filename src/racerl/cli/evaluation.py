@@ -20,6 +20,7 @@ from racerl.cli.common import (
     user_errors,
 )
 from racerl.errors import RacerlError
+from racerl.sim.race_setup import RaceSetup
 
 
 @app.command("evaluate")
@@ -52,6 +53,9 @@ def evaluate_command(
     reset_behind_dist: float = typer.Option(
         1.0, help="metres behind an obstacle near the reset point a car is put back (DRfC "
                   "RESET_BEHIND_DIST; only where the track has obstacles)"),
+    race_type: str | None = typer.Option(
+        None, help="time_trial, object_avoidance or head_to_bot with DRfC's default objects "
+                   "(default: the race the model trained for, its own obstacles or bots)"),
     video: Path | None = typer.Option(None, help="also save a video (.mp4 or .gif)"),
     save_video: bool = typer.Option(False, "--save-video", help="also save the video as "
                                     "video.mp4 in the evaluation's own folder (the web "
@@ -70,6 +74,12 @@ def evaluate_command(
     rules = evaluation_rules(trials, continuous, off_track_penalty, collision_penalty,
                              max_resets, race_duration, reset_behind_dist)
     who = pick_entrant(model, driver, speed, checkpoint)
+    race = who.race
+    if race_type is not None and race_type != race.race_type:
+        try:
+            race = RaceSetup(race_type=race_type)
+        except ValueError as exc:
+            raise RacerlError(f"--race-type: {exc}") from None
     tracks = track or who.tracks
     if (video is not None or save_video) and len(tracks) > 1:
         raise RacerlError(f"--video shows one track; this evaluation drives {len(tracks)} "
@@ -77,7 +87,7 @@ def evaluate_command(
     for name in tracks:
         settings = EvalSettings(track=name, trials=1 if continuous else trials,
                                 lighting=lighting, seed=seed, rules=rules,
-                                reverse=reverse_direction)
+                                reverse=reverse_direction, race=race)
         run = evaluate(who.driver, settings, keep_frames=video is not None or save_video)
         folder = save_evaluation(who.folder, run, who.identity)
         print_evaluation(run, folder)

@@ -21,7 +21,8 @@ from racerl.cli.common import (
 from racerl.errors import RacerlError
 from racerl.track import DEFAULT_TRACK
 
-race_app = typer.Typer(help="Time-trial races and their leaderboards.", no_args_is_help=True)
+race_app = typer.Typer(help="Races (time trial, object avoidance, head-to-bot) and their "
+                            "leaderboards.", no_args_is_help=True)
 app.add_typer(race_app, name="race")
 
 
@@ -30,7 +31,8 @@ app.add_typer(race_app, name="race")
 def race_create(
     name: str = typer.Argument(..., help="race name: letters, digits, '-', '_', '.'"),
     track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
-    race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial"),
+    race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial, "
+                                  "object-avoidance (boxes) or head-to-bot (bot cars)"),
     laps: int = typer.Option(3, help="laps per submission, driven in one go"),
     lighting: str = typer.Option("studio", help="lighting preset every entrant races in"),
     off_track_penalty: float = typer.Option(1.0, help="seconds frozen after leaving the track"),
@@ -42,12 +44,28 @@ def race_create(
                                                 "(DRfC DR_EVAL_MAX_RESETS)"),
     reverse_direction: bool = typer.Option(False, "--reverse-direction",
                                            help="race the track the other way round"),
+    collision_penalty: float = typer.Option(1.0, help="seconds frozen after a crash"),
+    number_of_obstacles: int | None = typer.Option(None, help="object-avoidance: boxes (6)"),
+    object_positions: str | None = typer.Option(
+        None, help="object-avoidance: fixed boxes, 'progress,lane;...' (1 inner, -1 outer)"),
+    randomize_obstacle_locations: bool = typer.Option(
+        False, "--randomize-obstacle-locations",
+        help="object-avoidance: the boxes drawn anew each lap's episode (from the seed)"),
+    number_of_bot_cars: int | None = typer.Option(None, help="head-to-bot: bot cars (3)"),
+    bot_car_speed: float | None = typer.Option(None, help="head-to-bot: m/s (0.2)"),
+    is_lane_change: bool = typer.Option(False, "--is-lane-change",
+                                        help="head-to-bot: bots change lanes every 3-5 s"),
 ) -> None:
     """Create a race: its settings are fixed so that every submission compares."""
     from racerl.evaluate.races import create_race, database_path
 
+    given = {"number_of_obstacles": number_of_obstacles, "object_positions": object_positions,
+             "randomize_obstacle_locations": randomize_obstacle_locations or None,
+             "number_of_bot_cars": number_of_bot_cars, "bot_car_speed": bot_car_speed,
+             "is_lane_change": is_lane_change or None}
     race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed,
-                       duration, max_resets, reverse_direction)
+                       duration, max_resets, reverse_direction, collision_penalty,
+                       {k: v for k, v in given.items() if v is not None})
     console.print(f"race {race.name}: {race.describe()} (in {database_path()})",
                   highlight=False)
 
@@ -111,14 +129,15 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
 
     race = get_race(name)
     table = Table(title=f"{race.name}: {race.describe()}")
-    for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "penalty s",
-                "lap times s", "model", "tries"):
-        table.add_column(col, no_wrap=True,
+    for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "collisions",
+                "penalty s", "lap times s", "model", "tries"):
+        table.add_column(col, no_wrap=True, min_width=len(col) if col in ("#", "laps") else None,
                          justify="left" if col in ("entrant", "lap times s", "model") else "right")
     for st in leaderboard(name):
         table.add_row(str(st.rank), st.entrant, seconds(st.total_time), seconds(st.best_lap),
                       f"{st.laps_completed}/{race.laps}", str(st.off_track),
-                      f"{st.penalty:.1f}", "/".join(f"{t:.2f}" for t in st.lap_times),
+                      str(st.collisions), f"{st.penalty:.1f}",
+                      "/".join(f"{t:.2f}" for t in st.lap_times),
                       _short_hash(st.model_hash), str(st.submissions))
     console.print(table)
 

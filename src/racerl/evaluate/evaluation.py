@@ -30,11 +30,12 @@ from racerl.drive.pursuit import PurePursuitDriver, RaceLineDriver
 from racerl.drive.raceline import compute_raceline
 from racerl.drive.rollout import Controller, Episode, Keep, Trajectory, rollout
 from racerl.envs.actions import ActionSpace, load_action_space
-from racerl.envs.cars import Racers, take
+from racerl.envs.cars import Racers, race_setup, take
 from racerl.errors import RacerlError
 from racerl.home import racerl_home
 from racerl.model.simtrace import action_label, trace_row
 from racerl.reward.function import DEFAULT_EXAMPLE
+from racerl.sim.race_setup import RaceSetup
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.state import Status
 from racerl.sim.vehicle import VehicleParams
@@ -55,6 +56,9 @@ class EvalSettings:
     rules: EvaluationRules = field(default_factory=EvaluationRules)
     reverse: bool = False
     """Drive the track the other way round (DRfC DR_EVAL_REVERSE_DIRECTION)."""
+    race: RaceSetup = field(default_factory=RaceSetup)
+    """What shares the track: nothing (a time trial), obstacles or bot cars, laid out from
+    ``seed`` (each trial's car from ``seed + trial``)."""
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -76,7 +80,18 @@ class EvalSettings:
                 "race_duration": rules.race_duration,
                 "reset_behind_dist": rules.reset_behind_dist,
                 "collision_penalty": rules.collision_penalty,
-                "reverse_direction": self.reverse}
+                "reverse_direction": self.reverse, **race_description(self.race)}
+
+
+def race_description(race: RaceSetup) -> dict:
+    """The race type and, for a race with objects, the settings of its type."""
+    if race.race_type == "time_trial":
+        return {"race_type": "time_trial"}
+    prefix = ("obstacle", "object") if race.race_type == "object_avoidance" else (
+        "bot_car", "lane_change")
+    return {"race_type": str(race.race_type),
+            **{name: (list(map(list, value)) if name == "object_positions" else value)
+               for name, value in vars(race).items() if any(p in name for p in prefix)}}
 
 
 class Driver(Protocol):
@@ -136,6 +151,8 @@ class Summary:
     off_track: int
     penalty: float
     completion: float  # mean completion %
+    collisions: int = 0
+    """Crashes into obstacles or bot cars (each forgiven with a penalty)."""
 
 
 @dataclass
@@ -158,7 +175,8 @@ class EvaluationRun:
             mean_lap=float(np.mean(laps)) if laps else None,
             off_track=sum(t.off_track for t in self.trials),
             penalty=float(sum(t.penalty for t in self.trials)),
-            completion=float(np.mean([t.progress for t in self.trials])))
+            completion=float(np.mean([t.progress for t in self.trials])),
+            collisions=sum(t.crashed for t in self.trials))
 
 
 def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
@@ -174,7 +192,8 @@ def evaluate(driver: Driver, settings: EvalSettings, keep_frames: bool = False
                     observation="camera" if see_camera else "state", rgb=driver.rgb,
                     frame_stack=driver.frame_stack, lighting=settings.lighting,
                     **(driver.sensors.metadata() if driver.sensors is not None else {}),
-                    start="line", rules=settings.rules, reverse=settings.reverse)
+                    start="line", rules=settings.rules, reverse=settings.reverse,
+                    race=settings.race)
     result = rollout(racers, driver.controller(racers.track, racers.sim.vehicle),
                      seeds=[settings.seed + i for i in range(cars)],
                      keep=Keep(trajectory=True, frames=keep_frames, params=True))
@@ -211,6 +230,9 @@ class Entrant:
     identity: dict
     track: str | list[str]  # the model's training track(s), where it is evaluated by default
     note: str | None = None  # something the user should know about who drives
+    race: RaceSetup = field(default_factory=RaceSetup)
+    """The race a model trained for (its obstacles or bot cars), where it is evaluated by
+    default; a time trial for scripted drivers."""
 
     @property
     def tracks(self) -> list[str]:
@@ -235,7 +257,8 @@ def model_entrant(name: str, checkpoint: str = "best") -> Entrant:
     identity = {"model": folder.name, "model_hash": digest, "checkpoint": chosen.kind,
                 "algorithm": config.algorithm, "network": config.network,
                 "trained_on": config.track}
-    return Entrant(folder.name, driver, folder.root, identity, config.track, chosen.note)
+    return Entrant(folder.name, driver, folder.root, identity, config.track, chosen.note,
+                   race_setup(None, config.race_options()))
 
 
 def scripted_entrant(name: str, speed: float = 1.0) -> Entrant:

@@ -1,11 +1,15 @@
 """Races and their leaderboards, in one SQLite file under the racerl home.
 
-A race fixes everything that decides a lap time — track, number of laps, lighting, seed
-and off-track penalty — so every submission is driven under the same conditions and the
-times compare. A time trial is DeepRacer's continuous race: one episode of ``laps`` laps
-from the start line, off-track costs the penalty (the car is reset and frozen, the clock
-runs). The leaderboard ranks each entrant's best submission: finished races by total time
-(penalties included), ties by best lap; unfinished ones after, by laps completed.
+A race fixes everything that decides a lap time — track, number of laps, lighting, seed,
+penalties and what shares the track — so every submission is driven under the same
+conditions and the times compare. A race is DeepRacer's continuous race: one episode of
+``laps`` laps from the start line, off-track costs the penalty (the car is reset and frozen,
+the clock runs). ``object-avoidance`` races put boxes on the track and ``head-to-bot`` races
+bot cars (:class:`~racerl.sim.race_setup.RaceSetup`, laid out from the race's seed, so every
+entrant meets the same ones); a crash costs ``collision_penalty`` seconds, and the
+leaderboard counts collisions. The leaderboard ranks each entrant's best submission:
+finished races by total time (penalties included), ties by best lap; unfinished ones after,
+by laps completed.
 
 Submissions evaluate first and only then write one row in one transaction, so a failed
 evaluation records nothing, and SQLite's locking (WAL, a busy timeout) lets several
@@ -27,14 +31,13 @@ from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import Entrant, EvalSettings, EvaluationRun, evaluate
 from racerl.evaluate.records import save_evaluation
 from racerl.home import check_name, racerl_home
+from racerl.sim.race_setup import RaceSetup, parse_object_positions
 from racerl.sim.rules import EvaluationRules
 
-RACE_TYPES = ("time-trial",)
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
 UNSUPPORTED_TYPES = {
-    "object-avoidance": "it needs obstacles on the track",
-    "head-to-bot": "it needs bot cars",
-    "head-to-model": "it needs several cars racing at once",
-    "head-to-head": "it needs several cars racing at once",
+    "head-to-model": "it needs several trained models racing at once",
+    "head-to-head": "it needs several trained models racing at once",
 }
 MAX_LAPS = 20
 SCHEMA = """
@@ -49,7 +52,9 @@ CREATE TABLE IF NOT EXISTS races (
     created REAL NOT NULL,
     race_duration REAL,
     max_resets INTEGER NOT NULL DEFAULT 10000,
-    reverse_direction INTEGER NOT NULL DEFAULT 0
+    reverse_direction INTEGER NOT NULL DEFAULT 0,
+    collision_penalty REAL NOT NULL DEFAULT 1.0,
+    objects TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,7 +70,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     off_track INTEGER NOT NULL,
     penalty REAL NOT NULL,
     evaluation TEXT NOT NULL,
-    submitted REAL NOT NULL
+    submitted REAL NOT NULL,
+    collisions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS submissions_by_race ON submissions(race);
 """
@@ -73,9 +79,22 @@ ADDED_RACE_COLUMNS = {
     "race_duration": "REAL",
     "max_resets": "INTEGER NOT NULL DEFAULT 10000",
     "reverse_direction": "INTEGER NOT NULL DEFAULT 0",
+    "collision_penalty": "REAL NOT NULL DEFAULT 1.0",
+    "objects": "TEXT NOT NULL DEFAULT '{}'",
 }
 """Race settings added after the first racerl release: a database written before them gets
 the columns (with the values its races were driven under) when it is next opened."""
+ADDED_SUBMISSION_COLUMNS = {"collisions": "INTEGER NOT NULL DEFAULT 0"}
+"""Submission results added later, migrated the same way (time trials had none)."""
+OBJECT_OPTIONS = {
+    "object-avoidance": ("number_of_obstacles", "min_distance_between_obstacles",
+                         "randomize_obstacle_locations", "is_obstacle_bot_car",
+                         "object_positions"),
+    "head-to-bot": ("number_of_bot_cars", "bot_car_speed", "min_distance_between_bot_cars",
+                    "randomize_bot_car_locations", "is_lane_change", "lower_lane_change_time",
+                    "upper_lane_change_time", "lane_change_distance", "bot_car_penalty"),
+}
+"""The RaceSetup settings each race type takes (stored with the race, as JSON)."""
 
 
 class RaceError(RacerlError):
@@ -99,23 +118,51 @@ class Race:
     """Resets a submission may take before a mistake ends it (DRfC DR_EVAL_MAX_RESETS)."""
     reverse_direction: bool = False
     """The track is raced the other way round (DRfC DR_EVAL_REVERSE_DIRECTION)."""
+    collision_penalty: float = 1.0
+    """Seconds frozen after a crash (DeepRacer's console races: 1, 2 or 3; default 1)."""
+    objects: str = "{}"
+    """The object settings of its type as JSON (see :data:`OBJECT_OPTIONS`), ``{}`` for a
+    time trial."""
+
+    def race_setup(self) -> RaceSetup:
+        """The obstacles or bot cars every submission meets."""
+        if self.type == "time-trial":
+            return RaceSetup()
+        return RaceSetup(race_type=self.type.replace("-", "_"), **json.loads(self.objects))
 
     def settings(self) -> EvalSettings:
         """The evaluation every submission to this race gets."""
         rules = EvaluationRules(off_track_penalty=self.off_track_penalty, laps=self.laps,
-                                race_duration=self.race_duration, resets=self.max_resets)
+                                race_duration=self.race_duration, resets=self.max_resets,
+                                collision_penalty=self.collision_penalty)
         return EvalSettings(track=self.track, trials=1, lighting=self.lighting,
-                            seed=self.seed, rules=rules, reverse=bool(self.reverse_direction))
+                            seed=self.seed, rules=rules, reverse=bool(self.reverse_direction),
+                            race=self.race_setup())
 
     def describe(self) -> str:
         """The race's settings in one line, as the CLI shows them."""
         extra = "".join((
             f", {self.race_duration:g} s race time" if self.race_duration else "",
             f", at most {self.max_resets} resets" if self.max_resets != 10_000 else "",
-            ", reversed" if self.reverse_direction else ""))
+            ", reversed" if self.reverse_direction else "",
+            self._objects_text()))
         laps = f"{self.laps} lap" + ("s" if self.laps != 1 else "")
         return (f"{self.type}, {laps} on {self.track}, {self.lighting} light, "
                 f"off-track penalty {self.off_track_penalty:g} s{extra}")
+
+    def _objects_text(self) -> str:
+        if self.type == "time-trial":
+            return ""
+        race = self.race_setup()
+        count = race.obstacles or race.bot_cars
+        noun = ("parked car" if race.is_obstacle_bot_car else "box") if race.obstacles \
+            else "bot car"
+        plural = "" if count == 1 else ("es" if noun == "box" else "s")
+        what = f"{count} {noun}{plural}" + ("" if race.obstacles else
+                                             f" at {race.bot_car_speed:g} m/s"
+                                             + (" changing lanes" if race.is_lane_change
+                                                else ""))
+        return f", {what}, collision penalty {self.collision_penalty:g} s"
 
 
 @dataclass(frozen=True)
@@ -131,6 +178,7 @@ class Standing:
     lap_times: list[float]
     submissions: int
     evaluation: str
+    collisions: int = 0
 
 
 def database_path() -> Path:
@@ -149,14 +197,21 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     for column, kind in ADDED_RACE_COLUMNS.items():
         if column not in have:
             conn.execute(f"ALTER TABLE races ADD COLUMN {column} {kind}")
+    have = {row[1] for row in conn.execute("PRAGMA table_info(submissions)")}
+    for column, kind in ADDED_SUBMISSION_COLUMNS.items():
+        if column not in have:
+            conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} {kind}")
     return conn
 
 
 def create_race(name: str, track: str, race_type: str = "time-trial", laps: int = 3,
                 lighting: str = "studio", off_track_penalty: float = 1.0,
                 seed: int = 0, race_duration: float | None = None,
-                max_resets: int = 10_000, reverse_direction: bool = False) -> Race:
-    """Register a race; its settings never change afterwards."""
+                max_resets: int = 10_000, reverse_direction: bool = False,
+                collision_penalty: float = 1.0, objects: dict | None = None) -> Race:
+    """Register a race; its settings never change afterwards. ``objects`` holds the
+    settings of an object-avoidance or head-to-bot race (:data:`OBJECT_OPTIONS`, their
+    names as TrainConfig spells them; the rest take DRfC's defaults)."""
     from racerl.track.catalog import load_track
 
     if race_type in UNSUPPORTED_TYPES:
@@ -175,22 +230,50 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
         raise RaceError(f"--duration {race_duration}: use more than 0 and at most 3600 seconds")
     if max_resets < 0:
         raise RaceError(f"--max-resets {max_resets}: use 0 (a mistake ends the race) or more")
+    if not 0.0 <= collision_penalty <= 60.0:
+        raise RaceError(f"--collision-penalty {collision_penalty}: use 0 to 60 seconds")
+    stored = _object_settings(race_type, objects or {})
     load_track(track)  # a clear error now rather than at the first submission
     race = Race(name, track, race_type, laps, lighting, float(off_track_penalty), seed,
                 time.time(), None if race_duration is None else float(race_duration),
-                int(max_resets), bool(reverse_direction))
+                int(max_resets), bool(reverse_direction), float(collision_penalty), stored)
     with closing(connect()) as conn:
         try:
             conn.execute("INSERT INTO races (name, track, type, laps, lighting, "
                          "off_track_penalty, seed, created, race_duration, max_resets, "
-                         "reverse_direction) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "reverse_direction, collision_penalty, objects) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (race.name, race.track, race.type, race.laps, race.lighting,
                           race.off_track_penalty, race.seed, race.created,
-                          race.race_duration, race.max_resets, int(race.reverse_direction)))
+                          race.race_duration, race.max_resets, int(race.reverse_direction),
+                          race.collision_penalty, race.objects))
         except sqlite3.IntegrityError:
             raise RaceError(f"race {name!r} exists already "
                             f"(database {database_path()})") from None
     return race
+
+
+def _object_settings(race_type: str, objects: dict) -> str:
+    """The object settings of a race type as stored JSON, checked by building the setup."""
+    allowed = OBJECT_OPTIONS.get(race_type, ())
+    extra = sorted(set(objects) - set(allowed))
+    if extra:
+        flags = ", ".join("--" + name.replace("_", "-") for name in extra)
+        raise RaceError(f"{flags}: not a setting of a {race_type} race")
+    if isinstance(objects.get("object_positions"), str):
+        try:
+            objects = {**objects,
+                       "object_positions": parse_object_positions(objects["object_positions"])}
+        except ValueError as exc:
+            raise RaceError(f"--object-positions: {exc}") from None
+    if race_type == "time-trial":
+        return "{}"
+    try:
+        RaceSetup(race_type=race_type.replace("-", "_"), **objects)
+    except ValueError as exc:
+        raise RaceError(f"{race_type} race: {exc}") from None
+    return json.dumps({k: (list(map(list, v)) if k == "object_positions" else v)
+                       for k, v in objects.items()}, sort_keys=True)
 
 
 def get_race(name: str) -> Race:
@@ -205,12 +288,12 @@ def get_race(name: str) -> Race:
 
 
 RACE_COLUMNS = ("name, track, type, laps, lighting, off_track_penalty, seed, created, "
-                "race_duration, max_resets, reverse_direction")
+                "race_duration, max_resets, reverse_direction, collision_penalty, objects")
 
 
 def _race(row: tuple) -> Race:
-    *head, reverse = row
-    return Race(*head, bool(reverse))
+    *head, reverse, collision_penalty, objects = row
+    return Race(*head, bool(reverse), collision_penalty, objects)
 
 
 def list_races() -> list[Race]:
@@ -256,13 +339,14 @@ def record_submission(race: Race, entrant: Entrant, run: EvaluationRun) -> Stand
             cursor = conn.execute(
                 "INSERT INTO submissions (race, entrant, model_hash, identity, settings, "
                 "lap_times, laps_completed, total_time, best_lap, off_track, penalty, "
-                "evaluation, submitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "evaluation, submitted, collisions) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (race.name, entrant.name, entrant.identity["model_hash"],
                  json.dumps(entrant.identity), json.dumps(settings.describe()),
                  json.dumps(laps), len(laps),
                  float(sum(laps)) if len(laps) == race.laps else None,
                  min(laps) if laps else None, summary.off_track, summary.penalty,
-                 str(folder), time.time()))
+                 str(folder), time.time(), summary.collisions))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -276,7 +360,7 @@ def record_submission(race: Race, entrant: Entrant, run: EvaluationRun) -> Stand
 
 RANKED = """
 SELECT entrant, model_hash, laps_completed, total_time, best_lap, off_track, penalty,
-       lap_times, evaluation,
+       lap_times, evaluation, collisions,
        COUNT(*) OVER (PARTITION BY entrant) AS tries,
        ROW_NUMBER() OVER (PARTITION BY entrant ORDER BY {order}) AS nth
 FROM submissions WHERE race = ?
@@ -294,6 +378,6 @@ def leaderboard(race_name: str) -> list[Standing]:
     with closing(connect()) as conn:
         rows = conn.execute(query, (race_name,)).fetchall()
     return [Standing(rank, entrant, digest, laps, total, best, off, penalty,
-                     json.loads(lap_times), tries, evaluation)
+                     json.loads(lap_times), tries, evaluation, collisions)
             for rank, (entrant, digest, laps, total, best, off, penalty, lap_times,
-                       evaluation, tries, _) in enumerate(rows, 1)]
+                       evaluation, collisions, tries, _) in enumerate(rows, 1)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -77,6 +78,43 @@ class TrainConfig:
     alternate_driving_direction: bool = False
     """Turn round after every episode: each car's episodes alternate between the two
     directions (DRfC DR_TRAIN_ALTERNATE_DRIVING_DIRECTION, default false)."""
+    race_type: str = "time_trial"
+    """time_trial (empty track), object_avoidance (static boxes) or head_to_bot (bot cars
+    driving the lanes) (DRfC DR_RACE_TYPE)."""
+    number_of_obstacles: int = 6
+    """Boxes on the track in object_avoidance (DRfC DR_OA_NUMBER_OF_OBSTACLES)."""
+    min_distance_between_obstacles: float = 2.0
+    """Percent of the lap: where the first obstacle stands and the least gap between
+    randomised ones (DR_OA_MIN_DISTANCE_BETWEEN_OBSTACLES)."""
+    randomize_obstacle_locations: bool = False
+    """New obstacle places and lanes every episode (DR_OA_RANDOMIZE_OBSTACLE_LOCATIONS)."""
+    is_obstacle_bot_car: bool = False
+    """Parked cars instead of boxes (DR_OA_IS_OBSTACLE_BOT_CAR)."""
+    object_positions: str = ""
+    """Fixed obstacles, "progress,lane;progress,lane" (lap fraction; lane 1 inner, -1
+    outer), overriding number_of_obstacles (DR_OA_OBJECT_POSITIONS)."""
+    number_of_bot_cars: int = 3
+    """Bot cars in head_to_bot (DR_H2B_NUMBER_OF_BOT_CARS)."""
+    bot_car_speed: float = 0.2
+    """m/s the bot cars drive (DR_H2B_BOT_CAR_SPEED)."""
+    min_distance_between_bot_cars: float = 2.0
+    """Metres: where the first bot starts and the least gap between randomised ones
+    (DR_H2B_MIN_DISTANCE_BETWEEN_BOT_CARS)."""
+    randomize_bot_car_locations: bool = False
+    """New bot starts and lanes every episode (DR_H2B_RANDOMIZE_BOT_CAR_LOCATIONS)."""
+    is_lane_change: bool = False
+    """Bots change lanes at random times (DR_H2B_IS_LANE_CHANGE)."""
+    lower_lane_change_time: float = 3.0
+    """Shortest wait between lane changes, seconds (DR_H2B_LOWER_LANE_CHANGE_TIME)."""
+    upper_lane_change_time: float = 5.0
+    """Longest wait between lane changes, seconds (DR_H2B_UPPER_LANE_CHANGE_TIME)."""
+    lane_change_distance: float = 1.0
+    """Metres one lane change takes (DR_H2B_LANE_CHANGE_DISTANCE)."""
+    bot_car_penalty: float = 5.0
+    """Seconds the bots stop after one runs into the car (DR_H2B_BOT_CAR_PENALTY)."""
+    collision_penalty: float = 5.0
+    """Seconds a crash costs in evaluations during and after training
+    (DR_EVAL_COLLISION_PENALTY); in training a crash ends the episode."""
     change_start_position: bool = True
     """Round-robin start positions: each car's next episode starts round_robin_advance_dist
     of a lap further on, the batch spread over the start points (DRfC
@@ -202,6 +240,12 @@ class TrainConfig:
     """Where the networks train: 'cpu' (the small networks here run fastest there), 'cuda' or
     'auto' (cuda when available; SB3 device, default 'auto'). Evaluation always drives on CPU."""
 
+    def race_options(self) -> dict:
+        """The race type and its object settings, as the envs take them (``Racers(...,
+        **options)``, :class:`racerl.sim.race_setup.RaceSetup`'s fields; the car reads this
+        config too, so the config itself does not import the simulator)."""
+        return {name: getattr(self, name) for name in RACE_FIELDS}
+
     def validate(self, source: str = "config") -> TrainConfig:
         """Check every value; raise ConfigError naming ``source`` and the field."""
         def bad(name: str, why: str) -> ConfigError:
@@ -211,7 +255,7 @@ class TrainConfig:
 
         choices = {"algorithm": ALGORITHMS, "network": NETWORKS,
                    "observation": OBSERVATIONS, "lighting": PRESETS, "device": DEVICES,
-                   "best_model_metric": BEST_MODEL_METRICS}
+                   "best_model_metric": BEST_MODEL_METRICS, "race_type": RACE_TYPES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"must be one of {', '.join(allowed)}, "
@@ -231,7 +275,16 @@ class TrainConfig:
                   "buffer_size": (1, 100_000_000), "tau": (1e-6, 1.0),
                   "train_freq": (1, 100000),
                   # Lap fractions: 1 is a whole lap, the same start as 0.
-                  "start_position_offset": (0.0, 1.0), "round_robin_advance_dist": (0.0, 1.0)}
+                  "start_position_offset": (0.0, 1.0), "round_robin_advance_dist": (0.0, 1.0),
+                  # Objects: the console offers 1-6; each costs every camera ray a test.
+                  "number_of_obstacles": (0, MAX_OBJECTS), "number_of_bot_cars": (0, MAX_OBJECTS),
+                  "min_distance_between_obstacles": (0.0, 100.0),  # percent of the lap
+                  "min_distance_between_bot_cars": (0.0, 1000.0),  # metres
+                  "bot_car_speed": (0.01, 4.0),  # the car's own speed range tops out at 4 m/s
+                  "lower_lane_change_time": (0.0, 3600.0),
+                  "upper_lane_change_time": (0.0, 3600.0),
+                  "lane_change_distance": (0.01, 100.0), "bot_car_penalty": (0.0, 60.0),
+                  "collision_penalty": (0.0, 60.0)}
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
             kind = int if isinstance(getattr(TrainConfig, name), int) else int | float
@@ -242,7 +295,9 @@ class TrainConfig:
             _check_number(bad, "gradient_steps", self.gradient_steps, int, 1, 10000,
                           " (or -1)")
         for name in ("rgb", "normalize_reward", "sandbox_reward", "reverse_direction",
-                     "alternate_driving_direction", "change_start_position"):
+                     "alternate_driving_direction", "change_start_position",
+                     "randomize_obstacle_locations", "is_obstacle_bot_car",
+                     "randomize_bot_car_locations", "is_lane_change"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, f"must be true or false, not {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
@@ -252,6 +307,14 @@ class TrainConfig:
             raise bad("reward", f"must be a name or a path, not {self.reward!r}")
         _check_tracks(bad, self.track, self.n_envs)
         _check_workers(bad, self.workers, self.n_envs, len(self.tracks))
+        if self.lower_lane_change_time > self.upper_lane_change_time:
+            raise bad("lower_lane_change_time", f"({self.lower_lane_change_time}) is above "
+                      f"upper_lane_change_time ({self.upper_lane_change_time})")
+        if not isinstance(self.object_positions, str) \
+                or not OBJECT_POSITIONS.fullmatch(self.object_positions.strip()):
+            raise bad("object_positions", f"must be 'progress,lane;progress,lane' (a lap "
+                      f"fraction from 0 to 1, lane 1 inner or -1 outer), not "
+                      f"{self.object_positions!r}")
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -350,6 +413,19 @@ def _check_workers(bad: Callable[[str, str], ConfigError], workers: int, n_envs:
         raise bad("workers", f"{workers} workers share {n_envs} cars, {n_envs // workers} "
                              f"each at the least, but each needs one on each of the {tracks} "
                              "tracks: use fewer workers or more cars (n_envs)")
+RACE_TYPES = ("time_trial", "object_avoidance", "head_to_bot")
+RACE_FIELDS = ("race_type", "number_of_obstacles", "min_distance_between_obstacles",
+               "randomize_obstacle_locations", "is_obstacle_bot_car", "object_positions",
+               "number_of_bot_cars", "bot_car_speed", "min_distance_between_bot_cars",
+               "randomize_bot_car_locations", "is_lane_change", "lower_lane_change_time",
+               "upper_lane_change_time", "lane_change_distance", "bot_car_penalty")
+"""The TrainConfig fields that make a :class:`racerl.sim.race_setup.RaceSetup` (a test
+checks that they are its fields)."""
+MAX_OBJECTS = 32
+"""Objects of one kind at most (racerl.sim.race_setup.MAX_OBJECTS, checked by a test)."""
+OBJECT_POSITIONS = re.compile(r"(|(0(\.\d*)?|1(\.0*)?|\.\d+)\s*,\s*-?1"
+                              r"(\s*;\s*(0(\.\d*)?|1(\.0*)?|\.\d+)\s*,\s*-?1)*\s*;?)")
+"""DRfC's OBJECT_POSITIONS text: lap fractions in [0, 1] and lanes 1 or -1."""
 
 
 def _default(name: str) -> object:

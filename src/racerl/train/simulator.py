@@ -34,4 +34,4 @@ def training_simulator(config: TrainConfig, reward: RewardSource, first_car: int
         reverse=reverse, alternate_direction=config.alternate_driving_direction,
         start="round_robin" if config.change_start_position else "line",
         start_offset=config.start_position_offset,
-        round_robin_step=config.round_robin_advance_dist)
+        round_robin_step=config.round_robin_advance_dist, **config.race_options())
