@@ -400,3 +400,22 @@ def test_a_sandboxed_reward_trains_exactly_like_the_same_reward_in_process(tmp_p
         train("sneaky", quick_config(**settings, sandbox_reward=True, reward=str(sneaky)),
               steps=4 * 64)
     assert not target.exists()
+
+
+def test_train_command_trains_among_obstacles(tmp_path, monkeypatch):
+    """racerl train --race-type object_avoidance: the options land in the model's config and
+    the cars train among the boxes (some episodes end in crashes)."""
+    monkeypatch.setenv("RACERL_HOME", str(tmp_path))
+    config = tmp_path / "quick.yaml"
+    config.write_text(yaml.safe_dump({**QUICK, "eval_every": 0}))
+    result = runner.invoke(app, ["train", "--name", "boxes", "--config", str(config),
+                                 "--race-type", "object_avoidance",
+                                 "--number-of-obstacles", "4",
+                                 "--randomize-obstacle-locations",
+                                 "--steps", "2048", "--trials", "0"])
+    assert result.exit_code == 0, result.output
+    saved = model_folder("boxes").config()
+    assert (saved.race_type, saved.number_of_obstacles, saved.randomize_obstacle_locations) \
+        == ("object_avoidance", 4, True)
+    statuses = {m["episode_status"] for m in training_episodes(model_folder("boxes").metrics())}
+    assert "crashed" in statuses, statuses
