@@ -14,12 +14,11 @@ import yaml
 
 from racerl.envs.actions import ContinuousActions, DiscreteActions, load_action_space
 from racerl.errors import RacerlError
-from racerl.model.config import load_config
+from racerl.model.config import TrainConfig, load_config
 from racerl.model.drfc import (
     ADJUSTED,
     MAPPED,
     NOT_NEEDED,
-    OBSTACLES,
     UNKNOWN,
     UNSUPPORTED,
     DrfcError,
@@ -142,9 +141,9 @@ def test_every_setting_read_has_a_row_with_a_reason():
     assert row(imp, "term_cond_max_episodes").status == UNSUPPORTED
     assert "--minutes" in row(imp, "term_cond_avg_score").note
     assert row(imp, "e_greedy_value").status == NOT_NEEDED
-    # Obstacles and bot cars: listed with the reason, not dropped.
+    # Obstacles and bot cars of other race types: listed with the reason, not dropped.
     for key in ("DR_OA_NUMBER_OF_OBSTACLES", "DR_H2B_BOT_CAR_SPEED"):
-        assert OBSTACLES in row(imp, key).note
+        assert row(imp, key).status == NOT_NEEDED and "only for" in row(imp, key).note
     assert "racerl runs locally" in row(imp, "DR_LOCAL_S3_BUCKET").describe()
     assert row(imp, "DR_UPLOAD_S3_PREFIX").describe().startswith("not needed: racerl runs")
     assert row(imp, "DR_EVAL_MAX_RESETS").field == "racerl evaluate --max-resets"
@@ -236,16 +235,39 @@ def test_values_drfc_takes_but_racerl_refuses_are_adjusted_not_fatal(tmp_path):
     load_config(tmp_path / "a.yaml")
 
 
-def test_object_avoidance_is_listed_as_unsupported_and_trains_a_time_trial(tmp_path):
+def test_object_avoidance_maps_its_obstacle_settings(tmp_path):
     root = drfc_copy(tmp_path)
     set_env(root / "run.env", "DR_RACE_TYPE", "OBJECT_AVOIDANCE")
+    set_env(root / "run.env", "DR_OA_NUMBER_OF_OBSTACLES", "4")
+    set_env(root / "run.env", "DR_OA_OBJECT_POSITIONS", '"0.2,1;0.7,-1"')
     imp = read_drfc(root, out=tmp_path / "oa.yaml")
-    assert row(imp, "DR_RACE_TYPE").status == UNSUPPORTED
-    assert OBSTACLES in row(imp, "DR_RACE_TYPE").note
+    assert row(imp, "DR_RACE_TYPE").status == MAPPED
+    assert imp.config["race_type"] == "object_avoidance"
     oa = row(imp, "DR_OA_NUMBER_OF_OBSTACLES")
-    assert oa.status == UNSUPPORTED and oa.note == OBSTACLES
+    assert oa.status == MAPPED and oa.field == "number_of_obstacles"
+    assert imp.config["number_of_obstacles"] == 4
+    assert imp.config["object_positions"] == "0.2,1;0.7,-1"
+    assert row(imp, "DR_OA_OBSTACLE_TYPE").status == NOT_NEEDED
     assert row(imp, "DR_H2B_NUMBER_OF_BOT_CARS").status == NOT_NEEDED  # not this race type
-    assert imp.config["track"] == "reinvent_base"
+    assert TrainConfig(**imp.config).validate().race_setup().obstacles == 2
+
+
+def test_head_to_bot_maps_its_bot_car_settings(tmp_path):
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_BOT")
+    set_env(root / "run.env", "DR_H2B_IS_LANE_CHANGE", "True")
+    imp = read_drfc(root, out=tmp_path / "h2b.yaml")
+    setup = TrainConfig(**imp.config).validate().race_setup()
+    assert setup.bot_cars == 3 and setup.is_lane_change and setup.bot_car_penalty == 5.0
+    assert row(imp, "DR_OA_NUMBER_OF_OBSTACLES").status == NOT_NEEDED
+
+
+def test_a_bad_object_position_names_the_env_file(tmp_path):
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "OBJECT_AVOIDANCE")
+    set_env(root / "run.env", "DR_OA_OBJECT_POSITIONS", "0.2")
+    with pytest.raises(DrfcError, match=r"run\.env.*DR_OA_OBJECT_POSITIONS"):
+        read_drfc(root, out=tmp_path / "bad.yaml")
 
 
 def test_multi_config_trains_each_workers_track(tmp_path):

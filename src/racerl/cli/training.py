@@ -30,6 +30,17 @@ def train_command(
                                            help="drive the track the other way round"),
     alternate_driving_direction: bool = typer.Option(
         False, "--alternate-driving-direction", help="turn round after every episode"),
+    race_type: str | None = typer.Option(
+        None, help="time_trial, object_avoidance (boxes) or head_to_bot (bot cars)"),
+    number_of_obstacles: int | None = typer.Option(None, help="boxes in object_avoidance"),
+    object_positions: str | None = typer.Option(
+        None, help="fixed boxes, 'progress,lane;...' (lane 1 inner, -1 outer)"),
+    randomize_obstacle_locations: bool = typer.Option(
+        False, "--randomize-obstacle-locations", help="new box places every episode"),
+    number_of_bot_cars: int | None = typer.Option(None, help="bot cars in head_to_bot"),
+    bot_car_speed: float | None = typer.Option(None, help="bot car speed, m/s"),
+    is_lane_change: bool = typer.Option(False, "--is-lane-change",
+                                        help="bot cars change lanes at random times"),
     reward: str | None = typer.Option(None, help="reward function file or example name"),
     config: Path | None = typer.Option(None, help="YAML file of TrainConfig settings"),
     minutes: float | None = typer.Option(None, help="train for this many minutes"),
@@ -68,7 +79,15 @@ def train_command(
                                    ("sandbox_reward", sandbox or None),
                                    ("reverse_direction", reverse_direction or None),
                                    ("alternate_driving_direction",
-                                    alternate_driving_direction or None))
+                                    alternate_driving_direction or None),
+                                   ("race_type", race_type),
+                                   ("number_of_obstacles", number_of_obstacles),
+                                   ("object_positions", object_positions),
+                                   ("randomize_obstacle_locations",
+                                    randomize_obstacle_locations or None),
+                                   ("number_of_bot_cars", number_of_bot_cars),
+                                   ("bot_car_speed", bot_car_speed),
+                                   ("is_lane_change", is_lane_change or None))
                  if v is not None}
     if resume and (clone or config or preset or overrides or reward or force):
         raise RacerlError("--resume continues a run with its own settings; it takes only "

@@ -124,6 +124,8 @@ class Episode:
     off_track: int = 0
     reversed: int = 0
     immobilized: int = 0
+    crashed: int = 0
+    """Collisions with obstacles or bot cars (evaluation rules forgive them)."""
     penalty: float = 0.0
     """Seconds of penalties served."""
     total_reward: float = 0.0

@@ -33,6 +33,7 @@ from racerl.envs.checks import positive_int, positive_ints
 from racerl.errors import TrackError
 from racerl.reward.protocol import RewardSource, reward_source
 from racerl.sim.batch import DEFAULT_MAX_STEPS, BatchSim
+from racerl.sim.race_setup import RaceSetup, parse_object_positions
 from racerl.sim.rules import EvaluationRules
 from racerl.sim.vehicle import VehicleParams
 from racerl.track.catalog import DEFAULT_TRACK, load_track
@@ -93,6 +94,11 @@ class Racers:
     :class:`~racerl.sim.batch.BatchSim` describes (DeepRacer's ``CHANGE_START_POSITION``,
     ``START_POSITION_OFFSET``, ``ROUND_ROBIN_ADVANCE_DIST``, ``REVERSE_DIR`` and
     ``ALTERNATE_DRIVING_DIRECTION``).
+
+    Obstacles and bot cars: ``race`` (a :class:`~racerl.sim.race_setup.RaceSetup`) or its
+    fields as keywords (``race_type="object_avoidance", number_of_obstacles=3``;
+    ``object_positions`` also as DRfC's ``"0.25,1;0.75,-1"`` text). A seeded reset restarts
+    a car's object layouts from its seed.
     """
 
     def __init__(self, n: int, track: TrackSpec | Sequence[TrackSpec] = DEFAULT_TRACK,
@@ -103,7 +109,8 @@ class Racers:
                  max_steps: int | np.ndarray = DEFAULT_MAX_STEPS, reverse: bool = False,
                  vehicle: VehicleParams | None = None, camera_backend: str = "numba",
                  rules: EvaluationRules | None = None, start_offset: float = 0.0,
-                 round_robin_step: float = 0.05, alternate_direction: bool = False):
+                 round_robin_step: float = 0.05, alternate_direction: bool = False,
+                 race: RaceSetup | None = None, **race_options):
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, not {observation!r}")
         check_lighting(lighting)
@@ -118,7 +125,8 @@ class Racers:
         self.sim = BatchSim(self.tracks, n, reward=reward_function, vehicle=vehicle,
                             start=start, start_offset=start_offset,
                             round_robin_step=round_robin_step, max_steps=max_steps,
-                            rules=rules, alternate_direction=alternate_direction)
+                            rules=rules, alternate_direction=alternate_direction,
+                            race=race_setup(race, race_options))
         self.track_name = np.array([t.name for t in self.tracks], dtype=object)[self.sim.home]
         """(N,) the name of each car's track, for traces and metrics."""
         self.observation = observation
@@ -162,7 +170,8 @@ class Racers:
             self.car_seed[cars[k]] = seeds[k]
             self.episodes_since_seed[cars[k]] = 0
         # A seed restarts the round-robin starts too.
-        self.sim.reset(cars, start_ndist=start_ndist, restart_cycle=seeded)
+        self.sim.reset(cars, start_ndist=start_ndist, restart_cycle=seeded,
+                       seeds=self.car_seed[cars])
         if self.camera is not None:
             self._new_lighting(cars)
         self.episodes_since_seed[cars] += 1
@@ -238,6 +247,22 @@ class Racers:
             self._stack[pick, :, :, :-c] = self._stack[pick, :, :, c:]
             self._stack[pick, :, :, -c:] = frames
         return self._stack[pick].copy()
+
+
+def race_setup(race: RaceSetup | None, options: dict) -> RaceSetup:
+    """The race setup from a :class:`RaceSetup` or its fields as keywords (not both)."""
+    if race is not None and options:
+        raise TypeError(f"give either race= or its options ({', '.join(options)}), not both")
+    if race is not None:
+        return race
+    fields = set(RaceSetup.__dataclass_fields__)
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)}")
+    if isinstance(options.get("object_positions"), str):
+        options = {**options,
+                   "object_positions": parse_object_positions(options["object_positions"])}
+    return RaceSetup(**options)
 
 
 def load_tracks(track: TrackSpec | Sequence[TrackSpec], reverse: bool = False) -> list[Track]:

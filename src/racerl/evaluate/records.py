@@ -87,7 +87,7 @@ def deepracer_metrics(run: EvaluationRun) -> dict:
     entries = []
     for t in run.trials:
         elapsed = round(t.elapsed * 1000)
-        counts = {"crash_count": 0, "immobilized_count": t.immobilized,
+        counts = {"crash_count": t.crashed, "immobilized_count": t.immobilized,
                   "off_track_count": t.off_track, "reversed_count": t.reversed}
         entries.append({"completion_percentage": int(t.progress), "metric_time": now,
                         "start_time": now - elapsed, "elapsed_time_in_milliseconds": elapsed,

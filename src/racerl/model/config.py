@@ -37,6 +37,7 @@ import yaml
 from racerl.atomic import atomic_write_text
 from racerl.errors import RacerlError
 from racerl.reward.function import DEFAULT_EXAMPLE
+from racerl.sim.race_setup import RaceSetup, parse_object_positions
 
 ALGORITHMS = ("ppo", "sac")
 NETWORKS = ("light", "shallow", "standard", "mlp")
@@ -69,6 +70,43 @@ class TrainConfig:
     alternate_driving_direction: bool = False
     """Turn round after every episode: each car's episodes alternate between the two
     directions (DRfC DR_TRAIN_ALTERNATE_DRIVING_DIRECTION, default false)."""
+    race_type: str = "time_trial"
+    """time_trial (empty track), object_avoidance (static boxes) or head_to_bot (bot cars
+    driving the lanes) (DRfC DR_RACE_TYPE)."""
+    number_of_obstacles: int = 6
+    """Boxes on the track in object_avoidance (DRfC DR_OA_NUMBER_OF_OBSTACLES)."""
+    min_distance_between_obstacles: float = 2.0
+    """Percent of the lap: where the first obstacle stands and the least gap between
+    randomised ones (DR_OA_MIN_DISTANCE_BETWEEN_OBSTACLES)."""
+    randomize_obstacle_locations: bool = False
+    """New obstacle places and lanes every episode (DR_OA_RANDOMIZE_OBSTACLE_LOCATIONS)."""
+    is_obstacle_bot_car: bool = False
+    """Parked cars instead of boxes (DR_OA_IS_OBSTACLE_BOT_CAR)."""
+    object_positions: str = ""
+    """Fixed obstacles, "progress,lane;progress,lane" (lap fraction; lane 1 inner, -1
+    outer), overriding number_of_obstacles (DR_OA_OBJECT_POSITIONS)."""
+    number_of_bot_cars: int = 3
+    """Bot cars in head_to_bot (DR_H2B_NUMBER_OF_BOT_CARS)."""
+    bot_car_speed: float = 0.2
+    """m/s the bot cars drive (DR_H2B_BOT_CAR_SPEED)."""
+    min_distance_between_bot_cars: float = 2.0
+    """Metres: where the first bot starts and the least gap between randomised ones
+    (DR_H2B_MIN_DISTANCE_BETWEEN_BOT_CARS)."""
+    randomize_bot_car_locations: bool = False
+    """New bot starts and lanes every episode (DR_H2B_RANDOMIZE_BOT_CAR_LOCATIONS)."""
+    is_lane_change: bool = False
+    """Bots change lanes at random times (DR_H2B_IS_LANE_CHANGE)."""
+    lower_lane_change_time: float = 3.0
+    """Shortest wait between lane changes, seconds (DR_H2B_LOWER_LANE_CHANGE_TIME)."""
+    upper_lane_change_time: float = 5.0
+    """Longest wait between lane changes, seconds (DR_H2B_UPPER_LANE_CHANGE_TIME)."""
+    lane_change_distance: float = 1.0
+    """Metres one lane change takes (DR_H2B_LANE_CHANGE_DISTANCE)."""
+    bot_car_penalty: float = 5.0
+    """Seconds the bots stop after one runs into the car (DR_H2B_BOT_CAR_PENALTY)."""
+    collision_penalty: float = 5.0
+    """Seconds a crash costs in evaluations during and after training
+    (DR_EVAL_COLLISION_PENALTY); in training a crash ends the episode."""
     change_start_position: bool = True
     """Round-robin start positions: each car's next episode starts round_robin_advance_dist
     of a lap further on, the batch spread over the start points (DRfC
@@ -177,6 +215,12 @@ class TrainConfig:
     """Where the networks train: 'cpu' (the small networks here run fastest there), 'cuda' or
     'auto' (cuda when available; SB3 device, default 'auto'). Evaluation always drives on CPU."""
 
+    def race_setup(self) -> RaceSetup:
+        """The obstacles and bot cars this config trains with (a time trial: none)."""
+        return RaceSetup(**{name: getattr(self, name) for name in RACE_FIELDS
+                            if name != "object_positions"},
+                         object_positions=parse_object_positions(self.object_positions))
+
     def validate(self, source: str = "config") -> TrainConfig:
         """Check every value; raise ConfigError naming ``source`` and the field."""
         def bad(name: str, why: str) -> ConfigError:
@@ -225,6 +269,15 @@ class TrainConfig:
         if not isinstance(self.reward, str) or not self.reward:
             raise bad("reward", f"must be a name or a path, not {self.reward!r}")
         _check_tracks(bad, self.track, self.n_envs)
+        try:
+            self.race_setup()
+        except (ValueError, TypeError) as err:
+            field_name = next((f for f in RACE_FIELDS if f in str(err)), "race_type")
+            raise bad(field_name, str(err)) from None
+        if not isinstance(self.collision_penalty, int | float) or isinstance(
+                self.collision_penalty, bool) or not 0 <= self.collision_penalty < 1e6:
+            raise bad("collision_penalty", f"must be 0 seconds or more, not "
+                                           f"{self.collision_penalty!r}")
         if self.network == "mlp" and self.observation != "state":
             raise bad("network", "'mlp' needs observation: state (a CNN reads the camera)")
         if self.observation == "state" and self.network != "mlp":
@@ -288,6 +341,10 @@ def _check_tracks(bad: Callable[[str, str], ConfigError], track: object, n_envs:
     if len(track) > n_envs:
         raise bad("track", f"lists {len(track)} tracks but n_envs is {n_envs}: every track "
                            "needs at least one car")
+
+
+RACE_FIELDS = tuple(RaceSetup.__dataclass_fields__)
+"""The TrainConfig fields that make its :class:`~racerl.sim.race_setup.RaceSetup`."""
 
 
 def _default(name: str) -> object:

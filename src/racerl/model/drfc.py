@@ -51,6 +51,7 @@ from racerl.envs.actions import ContinuousActions, DiscreteActions, parse_action
 from racerl.errors import ActionSpaceError, RacerlError, RewardFunctionError
 from racerl.home import NAME_PATTERN, check_name
 from racerl.model.config import METADATA_NETWORK, ConfigError, TrainConfig, load_config_dict
+from racerl.sim.race_setup import parse_object_positions
 
 MAPPED = "mapped"
 """A racerl setting takes the value (or racerl behaves so already, with nothing to set)."""
@@ -64,7 +65,7 @@ UNKNOWN = "unknown"
 """No DRfC version reads this setting (a typo, or something newer than this import)."""
 
 LOCAL = "racerl runs locally"
-OBSTACLES = "obstacles and bot cars are not in racerl yet (issue: object avoidance)"
+OBSTACLES = "obstacles and bot cars for this race type"
 WORLD_NAME_UNSET = "LGSWide"
 """The track DRfC's prepare-config scripts use when DR_WORLD_NAME is not set."""
 RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT", "HEAD_TO_MODEL")
@@ -509,13 +510,14 @@ def _race_type(m: _Mapper, e: EnvEntry) -> None:
         raise DrfcError(f"{e.where}: DR_RACE_TYPE must be one of {', '.join(RACE_TYPES)}, "
                         f"not {e.value!r}")
     if kind == "TIME_TRIAL":
-        m.row(e.key, kind, None, None, MAPPED, "racerl trains time trials")
+        m.row(e.key, kind, None, None, MAPPED, "racerl's default race type (time_trial)")
     elif kind == "HEAD_TO_MODEL":
         m.row(e.key, kind, None, None, UNSUPPORTED, "a second model on the track is not in "
               "racerl yet; racerl trains a time trial on the same track")
     else:
-        m.row(e.key, kind, None, None, UNSUPPORTED,
-              f"{OBSTACLES}; racerl trains a time trial on the same track")
+        m.setting(e.key, kind, "race_type", kind.lower(),
+                  "the DR_OA_* settings give its boxes" if kind == "OBJECT_AVOIDANCE"
+                  else "the DR_H2B_* settings give its bot cars")
 
 
 def _domain_randomization(m: _Mapper, e: EnvEntry) -> None:
@@ -632,13 +634,50 @@ def _choose_name(m: _Mapper) -> str:
             or model_name(m.files.run_env.parent.resolve().name) or "drfc")
 
 
+def _positions(entry: EnvEntry) -> str:
+    """DR_OA_OBJECT_POSITIONS, checked here so that a bad one names the env file."""
+    text = entry.value.strip().strip('"').strip("'")
+    try:
+        parse_object_positions(text)
+    except ValueError as exc:
+        raise DrfcError(f"{entry.where}: {entry.key}: {exc}") from None
+    return text
+
+
+OBJECT_SETTINGS: dict[str, tuple[str, Callable[[EnvEntry], object]]] = {
+    "DR_OA_NUMBER_OF_OBSTACLES": ("number_of_obstacles", _int),
+    "DR_OA_MIN_DISTANCE_BETWEEN_OBSTACLES": ("min_distance_between_obstacles", _float),
+    "DR_OA_RANDOMIZE_OBSTACLE_LOCATIONS": ("randomize_obstacle_locations", _bool),
+    "DR_OA_IS_OBSTACLE_BOT_CAR": ("is_obstacle_bot_car", _bool),
+    "DR_OA_OBJECT_POSITIONS": ("object_positions", _positions),
+    "DR_H2B_NUMBER_OF_BOT_CARS": ("number_of_bot_cars", _int),
+    "DR_H2B_BOT_CAR_SPEED": ("bot_car_speed", _float),
+    "DR_H2B_MIN_DISTANCE_BETWEEN_BOT_CARS": ("min_distance_between_bot_cars", _float),
+    "DR_H2B_RANDOMIZE_BOT_CAR_LOCATIONS": ("randomize_bot_car_locations", _bool),
+    "DR_H2B_IS_LANE_CHANGE": ("is_lane_change", _bool),
+    "DR_H2B_LOWER_LANE_CHANGE_TIME": ("lower_lane_change_time", _float),
+    "DR_H2B_UPPER_LANE_CHANGE_TIME": ("upper_lane_change_time", _float),
+    "DR_H2B_LANE_CHANGE_DISTANCE": ("lane_change_distance", _float),
+    "DR_H2B_BOT_CAR_PENALTY": ("bot_car_penalty", _float),
+}
+"""The DR_OA_* and DR_H2B_* settings and the TrainConfig fields they become."""
+
+
 def _objects(race_type: str) -> EnvHandler:
-    """DR_OA_* and DR_H2B_*: obstacles and bot cars."""
+    """DR_OA_* and DR_H2B_*: obstacles and bot cars, set where the race type has them."""
     def handle(m: _Mapper, e: EnvEntry) -> None:
-        if m.race_type == race_type:
-            m.row(e.key, e.value, None, None, UNSUPPORTED, OBSTACLES)
+        if m.race_type != race_type:
+            m.row(e.key, e.value, None, None, NOT_NEEDED, f"only for {race_type}")
+        elif e.key in OBJECT_SETTINGS:
+            name, convert = OBJECT_SETTINGS[e.key]
+            m.setting(e.key, e.value, name, convert(e), OBSTACLES)
+        elif e.key == "DR_OA_OBSTACLE_TYPE":
+            status = NOT_NEEDED if e.value.strip() == "box_obstacle" else ADJUSTED
+            m.row(e.key, e.value, None, None, status, "racerl's boxes have DeepRacer's box "
+                  "size; the camera paints every box type alike")
         else:
-            m.row(e.key, e.value, None, None, NOT_NEEDED, f"only for {race_type}; {OBSTACLES}")
+            m.row(e.key, e.value, None, None, UNKNOWN, f"not a {race_type} setting racerl "
+                                                      "knows")
     return handle
 
 

@@ -44,6 +44,20 @@ spent. A lap completed while paused counts. When ``laps`` > 1 (a continuous race
 restarts the lap timer and only the last one ends the episode as ``lap_complete``, the
 earlier ones keep their step's status (``in_progress``). ``time_up`` exists only where
 ``race_duration`` is set: the episode ends on the first step whose race time exceeds it.
+
+Objects (``race``, a :class:`~racerl.sim.race_setup.RaceSetup`): each car has its own world
+of static obstacles and bot cars, :attr:`BatchSim.objects`, laid out at each of its episode
+starts and the bots moved every step (:class:`~racerl.sim.traffic.Traffic`); a time trial has
+none (M = 0) and steps exactly as before. A RUN car whose crash footprint has a corner inside
+an object's is ``crashed`` (``is_crashed`` True), which ends a training episode. Into a bot
+car only counts when the car is behind the bot (its lap fraction smaller, simapp
+``rollout_agent_ctrl.py`` ``_check_for_episode_termination``); when the bot ran into the car
+from behind the car drives on and every bot of its world stops for ``bot_car_penalty``
+(``bot_cars_agent_ctrl.py`` ``judge_action``). Under evaluation rules a crash costs
+``collision_penalty`` seconds: after an obstacle the car is put back at its current progress,
+moved ``reset_behind_dist`` behind an obstacle within 1 m, in the other lane (simapp
+``_judge_action_at_run_phase``, "reset first and then pause"); after a bot car it is frozen
+where it is.
 """
 
 from __future__ import annotations
@@ -55,9 +69,13 @@ import numpy as np
 
 from racerl.reward.function import DEFAULT_EXAMPLE, load_reward_function
 from racerl.reward.protocol import RewardSource
+from racerl.sim.contacts import NO_CONTACT
+from racerl.sim.objects import Objects
 from racerl.sim.params import ParamsBatch, as_pylist, build_params, progress_value
+from racerl.sim.race_setup import RaceSetup
 from racerl.sim.rules import EvaluationRules, reset_pose
 from racerl.sim.state import PENALISED, TERMINAL, EpisodeState, Status
+from racerl.sim.traffic import Traffic
 from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams, advance, clip_commands
 from racerl.track.geometry import Track
 from racerl.track.trackset import TrackSet
@@ -89,7 +107,8 @@ class BatchSim:
                  reward: RewardSource | None = None, vehicle: VehicleParams | None = None,
                  start: str = "round_robin", start_offset: float = 0.0,
                  round_robin_step: float = 0.05, max_steps: int | np.ndarray = DEFAULT_MAX_STEPS,
-                 rules: EvaluationRules | None = None, alternate_direction: bool = False):
+                 rules: EvaluationRules | None = None, alternate_direction: bool = False,
+                 race: RaceSetup | None = None):
         if start not in START_MODES:
             raise ValueError(f"start must be 'round_robin' or 'line', not {start!r}")
         tracks = [track] if isinstance(track, Track) else list(track)
@@ -123,9 +142,17 @@ class BatchSim:
         self._waypoints = [[tuple(p) for p in t.waypoints.tolist()] for t in self.courses]
         self.car = CarState.zeros(n_cars)
         self.state = EpisodeState.zeros(n_cars)
+        self.race = race or RaceSetup()
+        self.traffic = Traffic(self.race, n_cars, self.courses)
         self.geometry = self.courses.measure(self.car.model_point(), self.course)
         self.reset()
         self.state.episodes_started[:] = 0  # placing the cars is not an episode yet
+
+    @property
+    def objects(self) -> Objects:
+        """The obstacles and bot cars of every car's world, (N, M) arrays (M = 0 in a time
+        trial); read them, :class:`~racerl.sim.traffic.Traffic` moves them."""
+        return self.traffic.objects
 
     @property
     def track(self) -> Track:
@@ -151,16 +178,22 @@ class BatchSim:
 
     def reset(self, cars: np.ndarray | list[int] | None = None,
               start_ndist: np.ndarray | float | None = None,
-              restart_cycle: np.ndarray | bool = False) -> None:
-        """Put the given cars (default: all) at their start pose, standing, in PREPARE.
+              restart_cycle: np.ndarray | bool = False, seeds: np.ndarray | None = None
+              ) -> None:
+        """Put the given cars (default: all) at their start pose, standing, in PREPARE, and
+        lay out their worlds' objects afresh.
 
         ``restart_cycle`` (one flag, or one per car) starts the round-robin start cycle over,
-        as a seeded reset does.
+        as a seeded reset does; ``seeds`` (one per given car) then also restart those cars'
+        object layouts from that seed.
         """
         idx = self._cars(cars)
         if len(idx) == 0:
             return
-        self.state.episodes_started[idx[np.broadcast_to(restart_cycle, idx.shape)]] = 0
+        restart = np.broadcast_to(restart_cycle, idx.shape)
+        self.state.episodes_started[idx[restart]] = 0
+        if seeds is not None:
+            self.traffic.reseed(idx[restart], np.asarray(seeds)[restart])
         if self.alternate_direction:  # episode k of car j turned round when k + j is odd
             turned = (self.state.episodes_started[idx] + self.slot[idx]) % 2 == 1
             self.course[idx] = self.home[idx] + len(self.tracks) * turned
@@ -169,6 +202,7 @@ class BatchSim:
         else:
             start = np.broadcast_to(np.asarray(start_ndist, dtype=np.float64), idx.shape) % 1.0
         self.state.episodes_started[idx] += 1
+        self.traffic.lay_out(idx, self.course[idx])
         self._start_episode(idx, start)
 
     def place(self, cars: np.ndarray | list[int], xy: np.ndarray, yaw: np.ndarray) -> None:
@@ -235,7 +269,8 @@ class BatchSim:
                                      st.immobile_count + 1, 0)
         st.reverse_count = np.where(active & (raw < st.prev_progress), st.reverse_count + 1, 0)
         final, time_up = self._episode_ends(lap, prepare)
-        status = self._status(prepare, final, off_track, paused, time_up)
+        crashed, contact = self._crashes(active, geo.ndist)
+        status = self._status(prepare, final, off_track, paused, time_up, crashed)
         progress = [progress_value(r) for r in as_pylist(raw)]
         # Remembered for the next step's wrap and reverse rules, also when this step's failure
         # resets the car: DeepRacer keeps the failing step's progress (rollout_agent_ctrl.py,
@@ -252,11 +287,16 @@ class BatchSim:
             closest_waypoints=np.stack([geo.prev_waypoint, geo.next_waypoint], 1).tolist(),
             is_left_of_center=as_pylist(geo.is_left_of_center),
             all_wheels_on_track=as_pylist(all_on), is_offtrack=as_pylist(off_track),
-            is_crashed=[False] * self.n, sim_time=as_pylist(st.sim_time),
+            is_crashed=as_pylist(status == Status.CRASHED), sim_time=as_pylist(st.sim_time),
         )
         params = build_params(batch, [self._waypoints[c] for c in course.tolist()],
                               as_pylist(self.courses.length[course]),
                               as_pylist(self.courses.reversed[course]))
+        object_keys = self.traffic.params(course, geo.ndist, self.car.x, self.car.y,
+                                          self.car.yaw)
+        if object_keys is not None:
+            for car_params, keys in zip(params, object_keys, strict=True):
+                car_params.update(keys)
         reset = self._penalised(status, active, time_up)
         previous_pose = np.stack([st.last_x, st.last_y], axis=-1)  # NaN right after a reset
 
@@ -272,7 +312,9 @@ class BatchSim:
         st.sim_time += CONTROL_DT
         self._serve_pauses(paused)
         if reset.any():
-            self._reset_to_lane(np.flatnonzero(reset), status, before, previous_pose)
+            self._reset_to_lane(np.flatnonzero(reset), status, before, previous_pose, raw,
+                                contact)
+        self.traffic.advance(np.arange(self.n), self.course, st.sim_time)
         self._update_geometry()
 
         # 3. The reward function sees the params of step 1 (RUN steps only), all cars of
@@ -313,6 +355,33 @@ class BatchSim:
         race_time = (self.state.steps - 1) * CONTROL_DT
         return final, ~prepare & (race_time > self.rules.race_duration + 1e-9)
 
+    def _crashes(self, active: np.ndarray, ndist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per car: whether it crashed this step, and the object it touches (``NO_CONTACT``
+        if none). Only RUN cars crash (the simapp checks crashes in its RUN phase). A car
+        touching a bot car is the one crashed only when it is behind the bot (its lap
+        fraction below the bot's front point's); otherwise the bot ran into it, and every bot
+        of its world stops for ``bot_car_penalty`` (module docstring)."""
+        contact = np.where(active, self.traffic.contacts(self.car.x, self.car.y, self.car.yaw),
+                           NO_CONTACT)
+        touched = contact != NO_CONTACT
+        if not touched.any():
+            return touched, contact
+        bot = touched & self.traffic.is_bot(contact)
+        crashed = touched & ~bot
+        if bot.any():
+            cars = np.flatnonzero(bot)
+            o = self.objects
+            j = contact[cars]
+            front = np.stack([o.x[cars, j] + 0.14 * np.cos(o.yaw[cars, j]),
+                              o.y[cars, j] + 0.14 * np.sin(o.yaw[cars, j])], axis=-1)
+            bot_ndist = self.courses.measure(front, self.course[cars]).ndist
+            behind = ndist[cars] < bot_ndist
+            crashed[cars[behind]] = True
+            rammed = np.zeros(self.n, dtype=bool)
+            rammed[cars[~behind]] = True
+            self.traffic.bots.pause(rammed)
+        return crashed, contact
+
     def _serve_pauses(self, paused: np.ndarray) -> None:
         """One step of the penalty served by the paused cars; those whose penalty is served
         (or was 0 s) drive again from the next step. DeepRacer counts the penalty down in sim
@@ -336,20 +405,34 @@ class BatchSim:
         return active & failed & ~time_up & (self.state.resets_used < self.rules.resets)
 
     def _reset_to_lane(self, cars: np.ndarray, status: np.ndarray, before: np.ndarray,
-                       previous_pose: np.ndarray) -> None:
+                       previous_pose: np.ndarray, raw: np.ndarray, contact: np.ndarray
+                       ) -> None:
         """Put failed cars back in a lane at their previous step's progress, choosing the lane
         nearer to their previous step's pose (their own if unknown), and start the pause.
+        A car that crashed into an obstacle goes back at this step's progress, near its own
+        pose; one that crashed into a bot car stays where it is (simapp
+        ``_judge_action_at_run_phase``). Obstacles near the reset point move it (rules.py).
         The remembered progress stays the failing step's (see :meth:`step`)."""
         st = self.state
+        here = np.stack([self.car.x[cars], self.car.y[cars]], axis=-1)
         near = previous_pose[cars]
         unknown = np.isnan(near).any(axis=1)
-        near[unknown] = np.stack([self.car.x[cars], self.car.y[cars]], axis=-1)[unknown]
-        ndist = st.start_ndist[cars] + before[cars] / 100.0
+        near[unknown] = here[unknown]
+        progress = before[cars]
+        crash = status[cars] == Status.CRASHED
+        near[crash] = here[crash]
+        progress = np.where(crash, raw[cars], progress)
+        ndist = st.start_ndist[cars] + progress / 100.0
         xy, yaw = np.empty((len(cars), 2)), np.empty(len(cars))
+        obstacles = self.traffic.obstacle_centres(cars)
         for course, group in self.courses.groups(self.course[cars]):
             track = self.courses[course]
             xy[group], yaw[group] = reset_pose(track, ndist[group] * track.length, near[group],
+                                               obstacles=obstacles[group],
                                                behind=self.rules.reset_behind_dist)
+        stay = crash & self.traffic.is_bot(contact[cars])
+        xy[stay] = here[stay]
+        yaw[stay] = self.car.yaw[cars][stay]
         self._set_pose(cars, xy, yaw)  # measured with the whole batch at the step's end
         st.immobile_count[cars] = 0
         st.reverse_count[cars] = 0
@@ -358,7 +441,7 @@ class BatchSim:
         st.resets_used[cars] += 1
         failures = status[cars]
         penalty = np.zeros(len(cars))
-        for failure in PENALISED:  # three kinds, each for all its cars at once
+        for failure in PENALISED:  # four kinds, each for all its cars at once
             hit = failures == failure
             st.failures(failure)[cars[hit]] += 1
             penalty[hit] = self.rules.penalty(failure)
@@ -386,7 +469,7 @@ class BatchSim:
         return raw
 
     def _status(self, prepare: np.ndarray, final: np.ndarray, off_track: np.ndarray,
-                paused: np.ndarray, time_up: np.ndarray) -> np.ndarray:
+                paused: np.ndarray, time_up: np.ndarray, crashed: np.ndarray) -> np.ndarray:
         """The first rule that fires, in DeepRacer's priority order (reference 8.3; simapp
         ``markov/metrics/constants.py`` EpisodeStatus.get_episode_status takes the first true
         rule in the order lap_complete, crashed, off_track, immobilized, time_up, reversed).
@@ -399,5 +482,6 @@ class BatchSim:
         codes[time_up] = Status.TIME_UP
         codes[st.immobile_count >= RULE_COUNT] = Status.IMMOBILIZED
         codes[off_track & ~paused] = Status.OFF_TRACK
+        codes[crashed] = Status.CRASHED
         codes[final] = Status.LAP_COMPLETE
         return codes

@@ -120,17 +120,19 @@ def reset_pose(track: Track, arc: np.ndarray, near: np.ndarray,
 
     ``arc`` (M,) is each reset point's arc length along the centre line, ``near`` (M, 2) the
     car's base_link at the previous step (the lane nearer to it is taken), ``obstacles``
-    (K, 2) the static obstacles' centres, if any: one within :data:`CLOSEST_OBJ_GAP` of a
-    reset point sends that car ``behind`` metres behind it, in the other lane. See the
-    module docstring for the simapp code this follows.
+    (K, 2) the static obstacles' centres, if any, or (M, K, 2) each reset's own: one
+    within :data:`CLOSEST_OBJ_GAP` of a reset point sends that car ``behind`` metres behind
+    it, in the other lane. See the module docstring for the simapp code this follows.
     """
     arc = np.atleast_1d(np.asarray(arc, dtype=np.float64))
     near = np.atleast_2d(np.asarray(near, dtype=np.float64))
     blocked = np.zeros(len(arc), dtype=bool)
     obstacle_inner = np.zeros(len(arc), dtype=bool)
-    if obstacles is not None and len(obstacles):
-        arc, blocked, obstacle_inner = _behind_obstacles(track, arc, np.atleast_2d(obstacles),
-                                                         behind)
+    if obstacles is not None and np.size(obstacles):
+        obstacles = np.asarray(obstacles, dtype=np.float64)
+        if obstacles.ndim == 2:
+            obstacles = np.broadcast_to(obstacles, (len(arc), *obstacles.shape))
+        arc, blocked, obstacle_inner = _behind_obstacles(track, arc, obstacles, behind)
     centre, _ = track.center.interpolate(arc)
     inner_xy, inner_yaw = track.inner_lane.forward_pose(track.inner_lane.project(centre)[0])
     outer_xy, outer_yaw = track.outer_lane.forward_pose(track.outer_lane.project(centre)[0])
@@ -143,16 +145,21 @@ def reset_pose(track: Track, arc: np.ndarray, near: np.ndarray,
 
 def _behind_obstacles(track: Track, arc: np.ndarray, obstacles: np.ndarray, behind: float
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reset arcs moved behind the nearest obstacle within the gap; whether each was moved,
-    and whether that obstacle lies in the inner half of the road."""
-    obstacle_arc, obstacle_centre = track.center.project(obstacles)
-    gap = np.abs(obstacle_arc[None, :] - arc[:, None]) % track.length  # (M, K), no wrap
+    """Reset arcs moved behind the nearest obstacle (of each reset's own (M, K, 2)) within
+    the gap; whether each was moved, and whether that obstacle lies in the inner half of the
+    road."""
+    m, k = obstacles.shape[:2]
+    flat = obstacles.reshape(-1, 2)
+    obstacle_arc, obstacle_centre = track.center.project(flat)
+    obstacle_arc = obstacle_arc.reshape(m, k)
+    gap = np.abs(obstacle_arc - arc[:, None]) % track.length  # (M, K), no wrap
     gap = np.where(gap < CLOSEST_OBJ_GAP, gap, np.inf)
     nearest = np.argmin(gap, axis=1)  # ties go to the first obstacle, as the simapp's loop
-    blocked = np.isfinite(gap[np.arange(len(arc)), nearest])
+    rows = np.arange(m)
+    blocked = np.isfinite(gap[rows, nearest])
     _, inner_border = track.inner.project(obstacle_centre)
     _, outer_border = track.outer.project(obstacle_centre)
-    is_inner = (np.hypot(*(obstacles - inner_border).T)
-                < np.hypot(*(obstacles - outer_border).T))
-    moved = np.where(blocked, obstacle_arc[nearest] - behind, arc)
-    return moved, blocked, is_inner[nearest]
+    is_inner = (np.hypot(*(flat - inner_border).T)
+                < np.hypot(*(flat - outer_border).T)).reshape(m, k)
+    moved = np.where(blocked, obstacle_arc[rows, nearest] - behind, arc)
+    return moved, blocked, is_inner[rows, nearest]

@@ -38,7 +38,7 @@ class Status(StrEnum):
 TERMINAL = frozenset({Status.LAP_COMPLETE, Status.CRASHED, Status.OFF_TRACK,
                       Status.IMMOBILIZED, Status.REVERSED})
 """Statuses that end a training episode."""
-PENALISED = (Status.OFF_TRACK, Status.REVERSED, Status.IMMOBILIZED)
+PENALISED = (Status.OFF_TRACK, Status.REVERSED, Status.IMMOBILIZED, Status.CRASHED)
 """Failures that evaluation rules forgive for a reset and a time penalty (reference 9)."""
 
 
@@ -98,6 +98,8 @@ class EpisodeState:
     """Reversed failures forgiven with a reset in this episode."""
     immobilized: np.ndarray = field(default_factory=_ints)
     """Immobilized failures forgiven with a reset in this episode."""
+    crashed: np.ndarray = field(default_factory=_ints)
+    """Collisions with objects forgiven with a reset (or a pause in place) this episode."""
     episodes_started: np.ndarray = field(default_factory=_ints, metadata={"keep": True})
     """Episodes started since the start cycle began (training's round-robin starts)."""
 
@@ -119,7 +121,8 @@ class EpisodeState:
         self.last_y[cars] = np.nan
 
     def failures(self, status: Status) -> np.ndarray:
-        """The counter of a penalised failure (``off_track``, ``reversed``, ``immobilized``)."""
+        """The counter of a penalised failure (``off_track``, ``reversed``, ``immobilized``,
+        ``crashed``)."""
         if status not in PENALISED:
             raise ValueError(f"no failure counter for status {status!r}")
         return getattr(self, str(status))

@@ -61,7 +61,8 @@ class TrainingEvaluator:
                                 rgb=cfg.rgb, frame_stack=cfg.frame_stack,
                                 lighting=cfg.lighting, start="line",
                                 start_offset=cfg.start_position_offset,
-                                reverse=cfg.reverse_direction, rules=rules)
+                                reverse=cfg.reverse_direction, rules=rules,
+                                race=cfg.race_setup())
         return self._cars
 
     def track_names(self) -> list[str] | None:

@@ -315,7 +315,8 @@ def build_env(config: TrainConfig, reward, normalizer: Path | None = None):
                           alternate_direction=config.alternate_driving_direction,
                           start="round_robin" if config.change_start_position else "line",
                           start_offset=config.start_position_offset,
-                          round_robin_step=config.round_robin_advance_dist)
+                          round_robin_step=config.round_robin_advance_dist,
+                          race=config.race_setup())
     env = VecMonitor(to_sb3(venv))
     if config.normalize_reward:
         if normalizer is not None and normalizer.is_file():

@@ -1,0 +1,49 @@
+"""make_env with obstacles and bot cars: a real Gymnasium env, crashes end episodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import racerl
+from racerl.model.config import ConfigError, TrainConfig
+
+
+@pytest.mark.parametrize("options", [
+    {"race_type": "object_avoidance", "number_of_obstacles": 3},
+    {"race_type": "object_avoidance", "object_positions": "0.3,1;0.6,-1"},
+    {"race_type": "head_to_bot", "number_of_bot_cars": 2, "bot_car_speed": 0.5,
+     "is_lane_change": True},
+])
+def test_make_env_with_objects_passes_check_env(options):
+    env = racerl.make_env(observation="state", seed=3, **options)
+    check_env(env.unwrapped)
+    assert env.unwrapped.sim.objects.count == (2 if "object_positions" in options
+                                               else options.get("number_of_obstacles", 2))
+
+
+def test_driving_into_a_box_ends_the_episode_as_a_crash():
+    env = racerl.make_env(observation="state", race_type="object_avoidance",
+                          object_positions="0.1,1", seed=0)
+    env.reset(seed=0)
+    sim = env.unwrapped.sim
+    o = sim.objects
+    back = 0.5  # metres behind the box, in its lane, facing it
+    sim.place([0], [[o.x[0, 0] - back * np.cos(o.yaw[0, 0]),
+                     o.y[0, 0] - back * np.sin(o.yaw[0, 0])]], o.yaw[0, :1])
+    for _ in range(30):
+        step = env.unwrapped.racers.drive(np.zeros(1), np.ones(1))
+        if step.terminated[0]:
+            break
+    assert step.status[0] == "crashed" and step.params[0]["is_crashed"] is True
+
+
+def test_train_config_checks_race_options():
+    cfg = TrainConfig(race_type="head_to_bot", number_of_bot_cars=2).validate()
+    assert cfg.race_setup().bot_cars == 2
+    with pytest.raises(ConfigError, match="race_type"):
+        TrainConfig(race_type="drag").validate()
+    with pytest.raises(ConfigError, match="object_positions"):
+        TrainConfig(race_type="object_avoidance", object_positions="0.5").validate()
+    assert np.isclose(TrainConfig().race_setup().objects, 0)
