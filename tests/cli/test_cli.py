@@ -89,6 +89,18 @@ def test_view_camera_and_lighting_grid(tmp_path):
         assert image.shape[1] > 600 and image.std() > 10  # real pictures, not blank
 
 
+def test_view_camera_with_objects_and_objects_grid(tmp_path):
+    plain, with_objects, grid = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    for args, out in ((["--camera"], plain), (["--camera", "--objects"], with_objects),
+                      (["--objects-grid"], grid)):
+        result = runner.invoke(app, ["view", *args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    a, b = np.asarray(Image.open(plain)), np.asarray(Image.open(with_objects))
+    camera_panel = (a != b).any(axis=-1)[:, 720:]  # right of the 720 px top-down view
+    assert camera_panel.mean() > 0.1  # the box and the bot car fill part of the frame
+    assert np.asarray(Image.open(grid)).shape == (720, 1440, 3)
+
+
 def test_view_rejects_unknown_lighting():
     result = runner.invoke(app, ["view", "--camera", "--lighting", "disco"])
     assert result.exit_code == 2 and "presets are" in result.output

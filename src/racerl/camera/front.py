@@ -18,6 +18,11 @@ A batch may drive several tracks (multi-track training): the camera then holds o
 per track and each car names its own (``texture`` in :meth:`Camera.render`); the cars of
 each track are rendered together, one kernel call per track.
 
+Obstacles, bot cars and other racers (``objects`` in :meth:`Camera.render`, an
+:class:`~racerl.sim.objects.Objects`) are drawn after the floor as solid boxes, ray-cast per
+pixel (:mod:`racerl.camera.objects`). ``CameraSpec.mount_left`` moves the camera sideways;
+:class:`racerl.camera.stereo.StereoCamera` uses it for DeepRacer's stereo pair.
+
 Two implementations give the same pixels: a compiled one (Numba, the default, parallel
 over cars) and a plain NumPy one (``backend="numpy"``), which documents the arithmetic and
 checks the compiled one in the tests.
@@ -33,9 +38,11 @@ import numba
 import numpy as np
 from PIL import Image
 
+from racerl.camera import objects as object_pass
 from racerl.camera.lighting import MAX_PATCHES, Lighting
 from racerl.camera.pixels import FRAME_HEIGHT, FRAME_WIDTH, LUMA_ARRAY
 from racerl.camera.topdown import paint_track
+from racerl.sim.objects import Objects
 from racerl.track.geometry import Track
 
 WALL = (168, 176, 186)
@@ -59,6 +66,7 @@ class CameraSpec:
     hfov: float = 1.13  # radians, horizontal
     mount_forward: float = 0.145  # metres ahead of base_link
     mount_height: float = 0.130  # metres above the floor
+    mount_left: float = 0.0  # metres left of the centre line (stereo: +-0.03)
     pitch_deg: float = 15.0  # downwards
     texel: float = 0.01  # metres per texture pixel at full resolution
     room_margin: float = 1.5  # metres of floor beyond the track before the walls
@@ -107,7 +115,8 @@ def pixel_rays(spec: CameraSpec) -> np.ndarray:
 
 def project_to_pixel(spec: CameraSpec, point_car: np.ndarray) -> tuple[float, float]:
     """Pinhole projection of a car-frame point (x, y, z) to (column, row) in pixels."""
-    rel = np.asarray(point_car, dtype=np.float64) - [spec.mount_forward, 0.0, spec.mount_height]
+    rel = np.asarray(point_car, dtype=np.float64) - [spec.mount_forward, spec.mount_left,
+                                                     spec.mount_height]
     p = np.radians(spec.pitch_deg)
     fwd = rel[0] * np.cos(p) - rel[2] * np.sin(p)  # undo the pitch
     up = rel[0] * np.sin(p) + rel[2] * np.cos(p)
@@ -126,6 +135,8 @@ def build_ray_table(spec: CameraSpec) -> RayTable:
     row_x = np.where(ground, spec.mount_forward + reach * forward, 0.0)
     row_yd = np.where(ground, -reach / f, 0.0)
     row_y0 = row_yd * (0.5 - 0.5 * spec.width)
+    if spec.mount_left:  # a camera off the centre line sees the floor shifted sideways
+        row_y0 = row_y0 + spec.mount_left
     # Footprint on the floor: the larger of the step along the row and to the next row.
     along = np.abs(row_yd)
     across = np.abs(np.diff(row_x, append=row_x[-1]))
@@ -159,15 +170,20 @@ class TrackTexture:
     room: np.ndarray  # (4,) x0, y0, x1, y1 of the room (walls)
 
 
-@lru_cache(maxsize=8)
 def track_texture(track: Track, spec: CameraSpec) -> TrackTexture:
-    """Paint ``track`` at ``spec.texel`` and build its mip levels (cached per track)."""
+    """Paint ``track`` at ``spec.texel`` and build its mip levels (cached per track, and
+    shared by cameras that differ only in where they sit, such as a stereo pair)."""
+    return _painted_track(track, spec.texel, spec.room_margin)
+
+
+@lru_cache(maxsize=8)
+def _painted_track(track: Track, texel: float, room_margin: float) -> TrackTexture:
     pts = track.rows.reshape(-1, 2)
-    lo = pts.min(axis=0) - spec.room_margin
-    hi = pts.max(axis=0) + spec.room_margin
+    lo = pts.min(axis=0) - room_margin
+    hi = pts.max(axis=0) + room_margin
     block = 2 ** (MIP_LEVELS - 1)
-    size = np.ceil((hi - lo) / spec.texel / block).astype(int) * block
-    image = paint_track(track, 1.0 / spec.texel, lo, (int(size[0]), int(size[1])), supersample=2)
+    size = np.ceil((hi - lo) / texel / block).astype(int) * block
+    image = paint_track(track, 1.0 / texel, lo, (int(size[0]), int(size[1])), supersample=2)
     levels, widths, heights, offsets, start = [], [], [], [], 0
     for k in range(MIP_LEVELS):
         if k:
@@ -178,10 +194,10 @@ def track_texture(track: Track, spec: CameraSpec) -> TrackTexture:
         heights.append(image.height)
         offsets.append(start)
         start += len(arr)
-    room = np.array([lo[0], lo[1], lo[0] + size[0] * spec.texel, lo[1] + size[1] * spec.texel])
+    room = np.array([lo[0], lo[1], lo[0] + size[0] * texel, lo[1] + size[1] * texel])
     return TrackTexture(np.ascontiguousarray(np.concatenate(levels)), np.array(offsets),
                         np.array(widths), np.array(heights),
-                        1.0 / (spec.texel * 2.0 ** np.arange(MIP_LEVELS)), lo.astype(np.float64),
+                        1.0 / (texel * 2.0 ** np.arange(MIP_LEVELS)), lo.astype(np.float64),
                         room)
 
 
@@ -249,6 +265,7 @@ class Camera:
         """One painted track per track, in the order given."""
         self.channels = 3 if rgb else 1
         self._colors = np.array([WALL, SKY], dtype=np.float64)
+        self._rays = np.ascontiguousarray(pixel_rays(self.spec).reshape(-1, 3))
 
     @property
     def texture(self) -> TrackTexture:
@@ -266,12 +283,15 @@ class Camera:
 
     def render(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, lighting: LightingBatch,
                frame: np.ndarray, out: np.ndarray | None = None,
-               texture: np.ndarray | None = None) -> np.ndarray:
+               texture: np.ndarray | None = None, objects: Objects | None = None
+               ) -> np.ndarray:
         """(N, H, W, C) uint8 frames for cars at base_link poses (x, y, yaw).
 
         ``frame`` (N,) counts frames per car; with the lighting seed it makes the sensor
         noise of every frame different yet reproducible. ``texture`` (N,) says which
         track's texture each car sees (default: the first track's, for every car).
+        ``objects`` (N cars, M objects) are drawn as solid boxes in front of the floor (see
+        :mod:`racerl.camera.objects`); without any present the frames are the floor's alone.
         """
         n = len(x)
         if out is None:
@@ -293,10 +313,23 @@ class Camera:
                                        lighting.subset(cars), frame[cars],
                                        self.textures[int(t)])
                     out[cars] = part
+            if objects is not None and objects.count and objects.present.any():
+                self._draw_objects(out, x, y, yaw, lighting, objects)
             flat = out.reshape(n, -1, self.channels)
             _post_process(flat, self.spec.width, self.spec.height, lighting.noise,
                           lighting.blur, lighting.seed, frame, self.backend)
         return out
+
+    def _draw_objects(self, out: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
+                      lighting: LightingBatch, objects: Objects) -> None:
+        """Repaint the pixels that see an object (before blur and sensor noise)."""
+        if objects.x.shape[0] != len(x):
+            raise ValueError(f"objects are for {objects.x.shape[0]} cars, the batch has {len(x)}")
+        spec = self.spec
+        object_pass.draw(objects, x, y, yaw, np.cos(yaw), np.sin(yaw),
+                         (spec.mount_forward, spec.mount_left, spec.mount_height),
+                         float(np.radians(spec.pitch_deg)), spec.focal, self._rays,
+                         lighting.gain, lighting.tone, self.rgb, self.backend, out)
 
     def _render_floor(self, out: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
                       lighting: LightingBatch, frame: np.ndarray, texture: TrackTexture
@@ -304,7 +337,7 @@ class Camera:
         """The frames of cars on one track, before blur and sensor noise."""
         cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)  # once, outside both backends
         args = (x, y, cos_yaw, sin_yaw, *_table_args(self.table), *_texture_args(texture),
-                self.spec.mount_forward, self._colors, lighting.gain,
+                self.spec.mount_forward, self.spec.mount_left, self._colors, lighting.gain,
                 lighting.tone, lighting.patches, lighting.noise, lighting.blur, lighting.seed,
                 frame, self.rgb)
         if self.backend == "numba":
@@ -338,7 +371,7 @@ def _texture_args(t: TrackTexture) -> tuple:
 
 def _render_numpy(x, y, cos_yaw, sin_yaw, row_x, row_y0, row_yd, row_level, row_ground, dir_x,
                   dir_y, reach, texels, offsets, widths, heights, inv_scale, origin, room,
-                  mount_fwd, colors, gain, tone, patches, noise, blur, seed,
+                  mount_fwd, mount_left, colors, gain, tone, patches, noise, blur, seed,
                   frame, rgb, out):
     n, h, w, _ = out.shape
     c, s = cos_yaw[:, None], sin_yaw[:, None]  # (N, 1) against rows
@@ -368,7 +401,8 @@ def _render_numpy(x, y, cos_yaw, sin_yaw, row_x, row_y0, row_yd, row_level, row_
     # Walls and sky where the floor is not seen: the ray meets a wall if it leaves the room
     # before it has risen above the walls' top, i.e. within ``reach`` of the camera.
     cs, sn = cos_yaw[:, None], sin_yaw[:, None]  # (N, 1) against pixels
-    cam_x, cam_y = x[:, None] + cs * mount_fwd, y[:, None] + sn * mount_fwd
+    cam_x = x[:, None] + cs * mount_fwd - sn * mount_left
+    cam_y = y[:, None] + sn * mount_fwd + cs * mount_left
     wdx, wdy = cs * dir_x - sn * dir_y, sn * dir_x + cs * dir_y
     with np.errstate(invalid="ignore"):
         wall = (((wdx > 0) & (room[2] - cam_x < reach * wdx))
@@ -399,13 +433,14 @@ def _render_numpy(x, y, cos_yaw, sin_yaw, row_x, row_y0, row_yd, row_level, row_
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _render_numba(x, y, cos_yaw, sin_yaw, row_x, row_y0, row_yd, row_level, row_ground, dir_x,
                   dir_y, reach, texels, offsets, widths, heights, inv_scale, origin, room,
-                  mount_fwd, colors, gain, tone, patches, noise, blur, seed,
+                  mount_fwd, mount_left, colors, gain, tone, patches, noise, blur, seed,
                   frame, rgb, out):
     n, h, w = out.shape[0], out.shape[1], out.shape[2]
     n_patch = patches.shape[1]
     for i in numba.prange(n):
         c, s = cos_yaw[i], sin_yaw[i]
-        cam_x, cam_y = x[i] + c * mount_fwd, y[i] + s * mount_fwd
+        cam_x = x[i] + c * mount_fwd - s * mount_left
+        cam_y = y[i] + s * mount_fwd + c * mount_left
         a0, a1, a2 = LUMA_ARRAY[0] * gain[i, 0], LUMA_ARRAY[1] * gain[i, 1], \
             LUMA_ARRAY[2] * gain[i, 2]
         active = 0

@@ -99,19 +99,32 @@ def view(
                                        help="the camera view under every lighting preset"),
     at: float = typer.Option(0.1, help="where the car stands, as a fraction of the lap"),
     seed: int = typer.Option(0, help="seed of the lighting draw"),
+    objects: bool = typer.Option(False, "--objects",
+                                 help="with --camera: a box and a bot car ahead of the car"),
+    objects_grid: bool = typer.Option(False, "--objects-grid",
+                                      help="boxes and a bot car in the camera, near and far, "
+                                      "and the stereo pair"),
 ) -> None:
-    """Save a picture of a track: top-down, with the camera view, or a lighting grid."""
+    """Save a picture of a track: top-down, with the camera view, a lighting grid, or
+    obstacles in the camera."""
     from racerl.camera.lighting import check_lighting
     from racerl.track.catalog import load_track
 
     course = load_track(track, reverse=reverse)
     check_lighting(lighting, "--lighting")
-    if camera or lighting_grid:
+    if camera or lighting_grid or objects_grid:
         from racerl.camera.topdown import save_png
-        from racerl.viz.views import camera_view_image, lighting_grid_image
+        from racerl.viz import views
 
-        image = (lighting_grid_image(course, at=at, seed=seed) if lighting_grid
-                 else camera_view_image(course, at=at, preset=lighting, seed=seed))
+        if lighting_grid:
+            image = views.lighting_grid_image(course, at=at, seed=seed)
+        elif objects_grid:
+            image = views.camera_objects_image(course, preset=lighting, seed=seed)
+        else:
+            demo = (views.objects_ahead(course, at, views.DEMO_OBJECTS)
+                    if objects else None)
+            image = views.camera_view_image(course, at=at, preset=lighting, seed=seed,
+                                            objects=demo)
         save_png(image, out)
         console.print(f"saved {out}")
         return
