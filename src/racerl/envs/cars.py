@@ -235,8 +235,10 @@ class Racers:
         everyone = len(cars) == self.n
         pick = slice(None) if everyone else cars
         lights = self.lights if everyone else self.lights.subset(cars)
+        objects = self.sim.objects if everyone else self.sim.objects.subset(cars)
         frames = self.camera.render(car.x[pick], car.y[pick], car.yaw[pick], lights,
-                                    self.frame[pick], texture=self.sim.home[pick])
+                                    self.frame[pick], texture=self.sim.home[pick],
+                                    objects=objects)
         self.frame[pick] += np.uint64(1)
         if self.frame_stack == 1:
             return frames
