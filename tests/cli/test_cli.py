@@ -101,6 +101,20 @@ def test_view_camera_with_objects_and_objects_grid(tmp_path):
     assert np.asarray(Image.open(grid)).shape == (720, 1440, 3)
 
 
+def test_view_camera_shows_the_race_layout_the_simulator_places(tmp_path):
+    plain, bots = tmp_path / "a.png", tmp_path / "b.png"
+    for args, out in ((["--camera"], plain),
+                      (["--camera", "--race-type", "head_to_bot", "--number-of-bot-cars", "1"],
+                       bots)):
+        result = runner.invoke(app, ["view", "--at", "0", *args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    a, b = np.asarray(Image.open(plain)), np.asarray(Image.open(bots))
+    blue = (b[..., 2] > 150) & (b[..., 0] < 120)  # the bot car's paint
+    assert blue[:, 720:].sum() > 200 and not ((a[..., 2] > 150) & (a[..., 0] < 120)).any()
+    bad = runner.invoke(app, ["view", "--camera", "--race-type", "drag"])
+    assert bad.exit_code != 0 and "race_type" in bad.output
+
+
 def test_view_rejects_unknown_lighting():
     result = runner.invoke(app, ["view", "--camera", "--lighting", "disco"])
     assert result.exit_code == 2 and "presets are" in result.output

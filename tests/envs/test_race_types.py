@@ -63,3 +63,19 @@ def test_the_configs_race_fields_are_the_simulators():
     for name in RACE_FIELDS:  # the same defaults (DRfC's)
         assert getattr(TrainConfig(), name) == (
             "" if name == "object_positions" else getattr(RaceSetup(), name)), name
+
+
+def test_the_camera_observation_shows_a_box_ahead_and_time_trials_are_unchanged():
+    boxed = racerl.make_env(race_type="object_avoidance", object_positions="0.05,1",
+                            start="line", seed=0)
+    plain = racerl.make_env(start="line", seed=0)
+    with_box, _ = boxed.reset(seed=0)
+    without, _ = plain.reset(seed=0)
+    # The box 0.9 m ahead in the inner lane covers thousands of the 19,200 pixels.
+    assert (with_box != without).sum() > 1000
+    # A time trial's frame is the camera's floor alone, as before objects existed.
+    racers = plain.unwrapped.racers
+    car = racers.sim.car
+    floor = racers.camera.render(car.x, car.y, car.yaw, racers.lights, np.zeros(1, np.uint64),
+                                 texture=racers.sim.home)
+    assert np.array_equal(without, floor[0])

@@ -61,6 +61,15 @@ def reward_lab(
     discount: float | None = typer.Option(
         None, min=0.0, max=1.0, help="the discount factor the model will train with (default: "
         "TrainConfig's discount_factor): the discounted return the lab ranks by uses it"),
+    race_type: str = typer.Option("time_trial", help="time_trial, object_avoidance (boxes) or "
+                                  "head_to_bot (bot cars): the latter two drive the object "
+                                  "behaviours (avoiding, crashing, swerving late, stopping, "
+                                  "tailgating)"),
+    number_of_obstacles: int = typer.Option(3, help="boxes in object_avoidance"),
+    object_positions: str = typer.Option("", help="fixed boxes, 'progress,lane;...' (lane 1 "
+                                         "inner, -1 outer)"),
+    number_of_bot_cars: int = typer.Option(2, help="bot cars in head_to_bot"),
+    bot_car_speed: float = typer.Option(0.4, help="bot car speed, m/s"),
 ) -> None:
     """Drive good and bad behaviours with the reward and warn when bad driving pays more.
 
@@ -68,10 +77,17 @@ def reward_lab(
     import json
 
     from racerl.camera.topdown import save_png
+    from racerl.envs.cars import race_setup
     from racerl.lab.lab import DEFAULT_DISCOUNT, TABLE_COLUMNS, lab_picture, run_lab, table_rows
+    from racerl.model.config import TrainConfig
     from racerl.reward.function import load_reward_function
     from racerl.track.catalog import load_track
 
+    config = TrainConfig(race_type=race_type, number_of_obstacles=number_of_obstacles,
+                         object_positions=object_positions,
+                         number_of_bot_cars=number_of_bot_cars,
+                         bot_car_speed=bot_car_speed).validate()
+    race = race_setup(None, config.race_options())
     the_track = load_track(track)
     discount = DEFAULT_DISCOUNT if discount is None else discount
     if sandbox:
@@ -79,9 +95,10 @@ def reward_lab(
 
         sandbox_notice()
         with load_sandboxed(reward) as sandboxed:
-            report = run_lab(the_track, sandboxed, discount=discount)
+            report = run_lab(the_track, sandboxed, discount=discount, race=race)
     else:
-        report = run_lab(the_track, load_reward_function(reward), discount=discount)
+        report = run_lab(the_track, load_reward_function(reward), discount=discount,
+                         race=race)
     target = picture or Path(f"reward_lab_{the_track.name}.png")
     save_png(lab_picture(the_track, report), target)
     if json_out:

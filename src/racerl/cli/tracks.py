@@ -104,6 +104,12 @@ def view(
     objects_grid: bool = typer.Option(False, "--objects-grid",
                                       help="boxes and a bot car in the camera, near and far, "
                                       "and the stereo pair"),
+    race_type: str = typer.Option("time_trial", help="with --camera: the objects of this race "
+                                  "as the simulator places them (object_avoidance, "
+                                  "head_to_bot)"),
+    object_positions: str = typer.Option("", help="with --race-type object_avoidance: fixed "
+                                         "boxes, 'progress,lane;...'"),
+    number_of_bot_cars: int = typer.Option(1, help="with --race-type head_to_bot"),
 ) -> None:
     """Save a picture of a track: top-down, with the camera view, a lighting grid, or
     obstacles in the camera."""
@@ -123,12 +129,30 @@ def view(
         else:
             demo = (views.objects_ahead(course, at, views.DEMO_OBJECTS)
                     if objects else None)
+            if race_type != "time_trial":
+                demo = _race_objects(course, at, race_type, object_positions,
+                                     number_of_bot_cars)
             image = views.camera_view_image(course, at=at, preset=lighting, seed=seed,
                                             objects=demo)
         save_png(image, out)
         console.print(f"saved {out}")
         return
     _save_view(course, out)
+
+
+def _race_objects(course, at: float, race_type: str, object_positions: str,
+                  bot_cars: int):
+    """The objects the simulator places for a race with the car on the centre line at
+    ``at``, as ``racerl train`` and ``racerl evaluate`` see them."""
+    from racerl.envs.cars import Racers, race_setup
+    from racerl.model.config import TrainConfig
+
+    config = TrainConfig(race_type=race_type, object_positions=object_positions,
+                         number_of_bot_cars=bot_cars).validate()
+    race = race_setup(None, config.race_options())
+    racers = Racers(1, track=course, observation="state", start="line", race=race)
+    racers.reset(np.array([0]), seeds=[0], start_ndist=at % 1.0)
+    return racers.sim.objects
 
 
 def parse_control_points(text: str) -> np.ndarray:

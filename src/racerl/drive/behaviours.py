@@ -14,15 +14,19 @@ handful of array operations per step, not a loop over cars or lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from racerl.drive.object_behaviours import ObjectBehaviour, ObjectDriver
 from racerl.drive.pursuit import LanePursuit, PurePursuitDriver, RaceLineDriver
 from racerl.drive.raceline import CAR_HALF_WIDTH, LaneFrame, compute_raceline, lane_frame
 from racerl.drive.rollout import Commands, Controller, Episode, Keep, Routed, Trajectory, rollout
 from racerl.envs.cars import Racers
 from racerl.reward.protocol import RewardSource
+from racerl.sim.objects import Objects
+from racerl.sim.race_setup import RaceSetup
 from racerl.sim.vehicle import CONTROL_DT, CarState, VehicleParams
 from racerl.track.geometry import Track
 
@@ -80,6 +84,9 @@ class Behaviour:
     """The border a hugging car follows."""
     gap: float = HUG_GAP
     """Metres between a hugging car's outer wheels and its border."""
+    object_mode: str = ""
+    """With ``line="objects"``: how the car treats the next object ahead (see
+    :mod:`racerl.drive.object_behaviours`)."""
 
 
 def zigzag(swing: float = ZIGZAG_SWING, period: float = ZIGZAG_PERIOD,
@@ -117,9 +124,43 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
 """One of each behaviour, with its default parameters (the reward check drives these)."""
 
 
-def search_behaviours() -> tuple[Behaviour, ...]:
-    """:data:`BEHAVIOURS` with each searched behaviour replaced by every variant of its
-    grid (the default variant first): what the reward lab drives."""
+def avoid(speed: float) -> Behaviour:
+    """The wanted way round obstacles and bot cars: the lane away from the next one."""
+    return Behaviour(f"avoid_{speed:g}", f"avoiding objects early {speed:g} m/s", True,
+                     "objects", speed, object_mode="avoid")
+
+
+OBJECT_BEHAVIOURS: tuple[Behaviour, ...] = (
+    avoid(SLOW), avoid(MEDIUM), avoid(FAST),
+    Behaviour("late_swerve", f"swerving at the last moment {MEDIUM:g} m/s", False, "objects",
+              MEDIUM, object_mode="late"),
+    Behaviour("crash", f"driving straight into the objects {MEDIUM:g} m/s", False, "objects",
+              MEDIUM, object_mode="through"),
+    Behaviour("stop_at_object", "stopping in front of the next object", False, "objects",
+              MEDIUM, object_mode="stop"),
+    *(b for b in BEHAVIOURS if b.key in ("stop", "off_track", "reverse")),
+)
+"""What the lab drives in an object-avoidance race: the centre-line and race-line drives
+would crash into the boxes, so avoiding them early is the good driving."""
+
+TAILGATE = Behaviour("tailgate", "tailgating the bot car ahead", False, "objects", FAST,
+                     object_mode="tailgate")
+"""Head-to-bot races add sitting behind a slow bot car instead of passing it."""
+
+
+def behaviours_for(race: RaceSetup | None) -> tuple[Behaviour, ...]:
+    """The behaviours of the reward check for ``race``: :data:`BEHAVIOURS` in a time trial,
+    :data:`OBJECT_BEHAVIOURS` (and :data:`TAILGATE` with bot cars) among objects."""
+    if race is None or not race.objects:
+        return BEHAVIOURS
+    return OBJECT_BEHAVIOURS + ((TAILGATE,) if race.race_type == "head_to_bot" else ())
+
+
+def search_behaviours(race: RaceSetup | None = None) -> tuple[Behaviour, ...]:
+    """:func:`behaviours_for` ``race`` with each searched behaviour replaced by every
+    variant of its grid (the default variant first): what the reward lab drives."""
+    if race is not None and race.objects:
+        return behaviours_for(race)
     variants = {
         "zigzag": [zigzag(s, p, v) for v in ZIGZAG_SPEEDS for s in ZIGZAG_SWINGS
                    for p in ZIGZAG_PERIODS],
@@ -166,10 +207,12 @@ def lane_lookahead(b: Behaviour) -> float:
 
 
 def behaviour_controller(track: Track, behaviours: tuple[Behaviour, ...],
-                         vehicle: VehicleParams) -> Routed:
+                         vehicle: VehicleParams,
+                         objects: Callable[[], Objects] | None = None) -> Routed:
     """One controller for a batch of behaviours, car i driving ``behaviours[i]``: every
     centre-line, weave and border drive shares one :class:`LanePursuit`, so a search over
-    many variants costs no more controller work per step than one drive."""
+    many variants costs no more controller work per step than one drive. ``objects`` gives
+    the simulator's objects, for the ``objects`` drives."""
     groups: dict[str, list[int]] = {}
     for i, b in enumerate(behaviours):
         groups.setdefault("lane" if b.line in LANE_LINES else b.line, []).append(i)
@@ -177,6 +220,15 @@ def behaviour_controller(track: Track, behaviours: tuple[Behaviour, ...],
     for line, cars in groups.items():
         members = [behaviours[i] for i in cars]
         speed = np.array([vehicle.min_speed if b.speed is None else b.speed for b in members])
+        if line == "objects":
+            if objects is None:
+                raise ValueError("object behaviours need the simulator's objects")
+            driver = ObjectDriver(track, lane_frame(track, spacing=LINE_SPACING), np.array(cars),
+                                  [ObjectBehaviour(b.object_mode, float(s))
+                                   for b, s in zip(members, speed, strict=True)],
+                                  objects, vehicle)
+            routed.append((np.array(cars), driver))
+            continue
         routed.append((np.array(cars), _controller(track, vehicle, line, members, speed)))
     return Routed(routed)
 
@@ -230,10 +282,12 @@ def drive_behaviours(track: Track, reward: RewardSource | None = None,
                      behaviours: tuple[Behaviour, ...] = BEHAVIOURS,
                      vehicle: VehicleParams | None = None, max_steps: int = MAX_STEPS,
                      keep_params: bool = False, starts: tuple[float, ...] = (0.0,),
-                     horizon: int | None = None) -> list[Drive]:
+                     horizon: int | None = None, race: RaceSetup | None = None
+                     ) -> list[Drive]:
     """Drive every behaviour for one episode from each of ``starts`` (fractions of the lap);
     ``max_steps`` bounds the slowest behaviour, ``horizon`` (RUN steps) the episodes from
-    starts other than the start line, which then serve a discounted value only. The
+    starts other than the start line, which then serve a discounted value only; ``race``
+    puts obstacles or bot cars on the track. The
     drives come back start by start, each in the order of ``behaviours``.
 
     The cars go in batches of similar episode length (see :func:`batches`): a batch steps
@@ -250,8 +304,9 @@ def drive_behaviours(track: Track, reward: RewardSource | None = None,
         members = tuple(cars[i][0] for i in batch)
         at = np.array([cars[i][1] for i in batch])
         sim = Racers(len(batch), track=track, reward_function=reward, observation="state",
-                     start="line", max_steps=limit[batch], vehicle=vehicle)
-        result = rollout(sim, behaviour_controller(track, members, vehicle),
+                     start="line", max_steps=limit[batch], vehicle=vehicle, race=race)
+        controller = behaviour_controller(track, members, vehicle, lambda sim=sim: sim.sim.objects)
+        result = rollout(sim, controller,
                          keep=Keep(trajectory=True, params=keep_params),
                          turned=np.array([b.turned for b in members]), starts=at)
         for i, b, e, t in zip(batch, members, result.episodes, result.trajectories,
@@ -274,7 +329,7 @@ def batches(expected: np.ndarray, spread: float = BATCH_SPREAD) -> list[np.ndarr
 
 def _expected_steps(b: Behaviour, track: Track, vehicle: VehicleParams) -> float:
     """Roughly how many steps the behaviour's episode lasts, to batch it with its peers."""
-    if b.line in ("constant", "reverse"):
+    if b.line in ("constant", "reverse") or b.object_mode == "stop":
         return ENDS_AT_ONCE
     speed = FAST if b.line == "raceline" else max(b.speed or 0.0, vehicle.min_speed)
     return track.length / speed / CONTROL_DT

@@ -60,6 +60,7 @@ from racerl.drive.rollout import Episode
 from racerl.model.config import TrainConfig
 from racerl.reward.function import watch_ctrl_c
 from racerl.reward.protocol import RewardSource
+from racerl.sim.race_setup import RaceSetup
 from racerl.sim.state import Status
 from racerl.sim.vehicle import CONTROL_DT, VehicleParams
 from racerl.track.geometry import Track
@@ -93,6 +94,8 @@ class Row:
     """A searched variant's parameters (see :func:`parameters_of`)."""
     tried: int = 1
     """How many variants of this behaviour the lab drove."""
+    crash_reward: float | None = None
+    """What the step that crashed into an object paid (None: the episode did not crash)."""
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -151,7 +154,7 @@ def parameters_of(behaviour: Behaviour) -> dict:
 
 
 def row_of(behaviour: Behaviour, episode: Episode, discounted: float = 0.0,
-           tried: int = 1) -> Row:
+           tried: int = 1, crash_reward: float | None = None) -> Row:
     """The lab's figures for one behaviour's start-line episode and its discounted value
     (see :func:`discounted_return`); the lap time is the simulator's."""
     total = episode.total_reward
@@ -161,7 +164,7 @@ def row_of(behaviour: Behaviour, episode: Episode, discounted: float = 0.0,
     per_second = total / driving if driving > 0 else None
     return Row(behaviour.key, behaviour.label, behaviour.good, episode.status, progress,
                episode.steps, total, per_lap, per_second, episode.lap_time, discounted,
-               behaviour.speed, parameters_of(behaviour), tried)
+               behaviour.speed, parameters_of(behaviour), tried, crash_reward)
 
 
 def rank(rows: list[Row]) -> list[Row]:
@@ -175,22 +178,24 @@ def rank(rows: list[Row]) -> list[Row]:
 
 def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = None,
             max_steps: int | None = None, discount: float = DEFAULT_DISCOUNT,
-            starts: tuple[float, ...] = STARTS) -> LabReport:
+            starts: tuple[float, ...] = STARTS, race: RaceSetup | None = None) -> LabReport:
     """Drive every behaviour (each searched one over its grid) from each of ``starts`` with
-    ``reward`` on ``track`` and judge what it pays for with ``discount``."""
+    ``reward`` on ``track`` and judge what it pays for with ``discount``; ``race`` with
+    obstacles or bot cars drives the object behaviours instead (see
+    :data:`~racerl.drive.behaviours.OBJECT_BEHAVIOURS`), each car among its own objects."""
     if not 0.0 <= discount <= 1.0:
         raise ValueError(f"discount must be between 0 and 1, not {discount}")
     starts = (0.0, *sorted({s % 1.0 for s in starts} - {0.0}))  # the start line comes first
-    behaviours = search_behaviours()
+    behaviours = search_behaviours(race)
     cut = horizon(discount)
     with watch_ctrl_c():  # the function's own KeyboardInterrupt is its error; Ctrl-C is not
         drives = drive_behaviours(track, reward, behaviours, vehicle, max_steps or MAX_STEPS,
-                                  starts=starts, horizon=cut)
+                                  starts=starts, horizon=cut, race=race)
     line = drives[:len(behaviours)]  # the start-line drives, in the order of behaviours
     values = np.array([discounted_return(d.rewards[:cut], discount) for d in drives])
     value = values.reshape(len(starts), len(behaviours)).mean(axis=0)
     tried = {b.key: sum(v.key == b.key for v in behaviours) for b in behaviours}
-    rows = [row_of(d.behaviour, d.episode, float(v), tried[d.behaviour.key])
+    rows = [row_of(d.behaviour, d.episode, float(v), tried[d.behaviour.key], _crash_reward(d))
             for d, v in zip(line, value, strict=True)]
     by_key: dict[str, list[Row]] = {}
     for r in rank(rows):
@@ -201,6 +206,13 @@ def run_lab(track: Track, reward: RewardSource, vehicle: VehicleParams | None = 
     return LabReport(track.name, reward.label, rank(shown), find_warnings(shown, discount),
                      {r.key: drive_of[id(r)] for r in shown}, discount, starts,
                      {k: v for k, v in by_key.items() if len(v) > 1})
+
+
+def _crash_reward(drive: Drive) -> float | None:
+    """The reward of the step that crashed into an object, if the drive ended so."""
+    if drive.episode.status != Status.CRASHED or not drive.rewards:
+        return None
+    return float(drive.rewards[-1])
 
 
 def choose(variants: list[Row], good: list[Row], discount: float = DEFAULT_DISCOUNT) -> Row:
@@ -232,6 +244,12 @@ CONSEQUENCES = {
     "stop": "the car will learn to end its episodes early",
     "off_track": "the car will learn to end its episodes early",
     "reverse": "the car will learn to end its episodes early",
+    "crash": "the reward pays for hitting, so the car will learn to drive into objects",
+    "stop_at_object": "the reward pays for stopping, so the car will learn to stand in front "
+                      "of an object instead of passing it",
+    "late_swerve": "the car will learn to swerve at the last moment, and crash whenever it "
+                   "is a little late",
+    "tailgate": "the car will learn to sit behind a slow bot car instead of passing it",
 }
 """What the car learns when each unwanted behaviour pays."""
 
@@ -254,14 +272,20 @@ def _judge(r: Row, good: list[Row], discount: float = DEFAULT_DISCOUNT) -> Verdi
         return None
     consequence = CONSEQUENCES[r.key]
     best_value = max(good, key=lambda g: g.discounted)
-    if _more(best_value.discounted, r.discounted):
+    if r.key != "crash" and _more(best_value.discounted, r.discounted):
         return None  # the learner values good driving clearly more, whatever laps sum to
+    # (A paid crash is flagged whatever the discounted values say: no one wants it paid.)
     best_rate = max(laps, key=lambda g: g.per_second or -math.inf)
-    if r.key in ("zigzag", "hug_border"):
+    if r.key == "crash":
+        avoiding = [g for g in laps if g.speed == r.speed] or laps
+        per_step = max(g.episode_return / max(g.steps - 1, 1) for g in avoiding)
+        checks = [(r.crash_reward, per_step,
+                   f"average step reward of {avoiding[0].label} for the crash step itself")]
+    elif r.key in ("zigzag", "hug_border", "late_swerve"):
         same = [g for g in laps if g.speed is not None and g.speed == r.speed]
         same_speed = same[0] if same else max(laps, key=lambda g: g.per_lap or -math.inf)
         checks = [(r.per_lap, same_speed.per_lap, f"{same_speed.label} return per lap")]
-    elif r.key == "crawl":
+    elif r.key in ("crawl", "tailgate"):
         racing = min(laps, key=lambda g: g.lap_time or math.inf)
         checks = [(r.per_lap, racing.per_lap, f"return per lap of racing ({racing.label})")]
     else:

@@ -36,7 +36,8 @@ from pathlib import Path
 from racerl.errors import RewardFunctionError
 
 REWARD_LIMIT = 1e5
-EXAMPLES = ("follow_center_line", "stay_inside_borders", "prevent_zigzag", "progress")
+EXAMPLES = ("follow_center_line", "stay_inside_borders", "prevent_zigzag", "progress",
+            "object_avoidance")
 DEFAULT_EXAMPLE = "follow_center_line"
 
 
