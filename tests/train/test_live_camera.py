@@ -37,3 +37,14 @@ def test_frames_are_saved_at_most_once_per_interval(tmp_path):
     assert LiveCamera(tmp_path, rgb=False, interval=0).offer(batch + 1) is True
     assert (np.asarray(Image.open(tmp_path / LIVE_CAMERA_FILE)) == 8).all()
     assert [p.name for p in tmp_path.iterdir()] == [LIVE_CAMERA_FILE]  # no temporary left
+
+
+def test_a_stereo_camera_beside_a_lidar_shows_both_eyes(tmp_path):
+    left, right = np.full((120, 160, 1), 10, np.uint8), np.full((120, 160, 1), 20, np.uint8)
+    pair = np.concatenate([left, right], axis=-1)
+    batch = {"STEREO_CAMERAS": np.stack([pair, pair]), "LIDAR": np.ones((2, 64), np.float32)}
+    camera = LiveCamera(tmp_path, rgb=False, interval=0, camera="STEREO_CAMERAS", stereo=True)
+    assert camera.offer(batch) is True
+    image = np.asarray(Image.open(tmp_path / LIVE_CAMERA_FILE))
+    assert image.shape == (120, 320)  # the left eye, then the right
+    assert (image[:, :160] == 10).all() and (image[:, 160:] == 20).all()

@@ -112,7 +112,12 @@ def test_evaluate_watch_the_video_and_run_the_robustness_report(page, server, ti
 def test_a_model_on_a_race_leaderboard(page, server, tiny):  # noqa: F811
     page.goto("/races")
     page.wait_for_function("document.getElementById('entrant').options.length > 2")
-    assert page.locator("#race-type option:not([disabled])").all_inner_texts() == ["time-trial"]
+    assert page.locator("#race-type option:not([disabled])").all_inner_texts() == [
+        "time-trial", "object-avoidance", "head-to-bot"]
+    assert page.locator("#race-objects").is_hidden()  # a time trial has no objects
+    page.select_option("#race-type", "head-to-bot")
+    assert page.locator("#race-bots").is_visible() and page.locator("#race-obstacles").is_hidden()
+    page.select_option("#race-type", "time-trial")
     page.fill("#race-name", "model-cup")
     page.select_option("#race-track", "oval")
     page.fill("#race-laps", "1")

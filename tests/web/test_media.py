@@ -148,9 +148,20 @@ def test_create_a_multi_track_model(client):
 def test_race_types_offered_and_refused(client):
     page = client.get("/races").text
     assert '<option value="time-trial">' in page
-    assert 'value="head-to-bot" disabled' in page
+    assert '<option value="head-to-bot">' in page
+    assert 'value="head-to-model" disabled' in page
     assert "not yet supported" in error(client.post("/api/races", json={
-        "name": "bots", "race_type": "head-to-bot"}), 400)
+        "name": "h2m", "race_type": "head-to-model"}), 400)
+    r = client.post("/api/races", json={"name": "bots", "race_type": "head-to-bot",
+                                        "number_of_bot_cars": 2, "bot_car_speed": 0.4,
+                                        "is_lane_change": True, "collision_penalty": 2})
+    assert r.status_code == 201, r.text
+    assert "2 bot cars at 0.4 m/s changing lanes, collision penalty 2 s" in r.json()["description"]
+    r = client.post("/api/races", json={"name": "boxes", "race_type": "object-avoidance",
+                                        "number_of_obstacles": 3})
+    assert r.status_code == 201 and "3 boxes" in r.json()["description"]
+    assert "object_positions" in error(client.post("/api/races", json={
+        "name": "bad", "race_type": "object-avoidance", "object_positions": "half"}), 400)
     assert "race type" in error(client.post("/api/races", json={
         "name": "bots", "race_type": "drag"}), 400)
     r = client.post("/api/races", json={"name": "tt", "race_type": "time-trial", "laps": 1})

@@ -31,19 +31,24 @@ def newest_frame(observation: np.ndarray, channels: int) -> np.ndarray:
     if obs.shape[0] <= obs.shape[-1]:  # channels first: (C * stack, H, W)
         obs = np.moveaxis(obs, 0, -1)
     frame = obs[..., -channels:]
+    if channels == 2:  # a stereo pair: the left and the right eye side by side
+        return np.concatenate([frame[..., 0], frame[..., 1]], axis=1)
     return frame[..., 0] if channels == 1 else frame
 
 
 class LiveCamera:
     """Saves car 0's newest camera frame into ``folder`` at most once per ``interval``."""
 
-    def __init__(self, folder: Path, rgb: bool, interval: float = INTERVAL_SECONDS):
+    def __init__(self, folder: Path, rgb: bool, interval: float = INTERVAL_SECONDS,
+                 camera: str = "FRONT_FACING_CAMERA", stereo: bool = False):
         self.path = Path(folder) / LIVE_CAMERA_FILE
-        self.channels = 3 if rgb else 1
+        self.channels = 3 if rgb else 2 if stereo else 1
+        self.camera = camera
+        """The camera's key when the observations are a dict (a car with a lidar too)."""
         self.interval = interval
         self.last = -float("inf")
 
-    def offer(self, observations: np.ndarray) -> bool:
+    def offer(self, observations: np.ndarray | dict) -> bool:
         """Save car 0's frame of this step's ``observations`` if the last is old enough."""
         now = time.monotonic()
         if now - self.last < self.interval:
@@ -51,6 +56,8 @@ class LiveCamera:
         self.last = now
         from PIL import Image
 
+        if isinstance(observations, dict):
+            observations = observations[self.camera]
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(
             newest_frame(observations[0], self.channels), dtype=np.uint8)).save(buffer, "PNG")

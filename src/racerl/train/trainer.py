@@ -28,6 +28,7 @@ from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
+from racerl.camera.sensors import STEREO_CAMERAS
 from racerl.envs.actions import load_action_space
 from racerl.envs.sb3 import to_sb3
 from racerl.errors import RacerlError, RewardFunctionError
@@ -143,7 +144,9 @@ class Recorder(BaseCallback):
         self.stop_reason: str | None = None
         self.threads = ThreadTuner(fixed=fixed_threads())
         self.update_started: float | None = None
-        self.live_camera = LiveCamera(folder.root, config.rgb) \
+        self.live_camera = LiveCamera(
+            folder.root, config.rgb, camera=config.sensors.camera,
+            stereo=config.sensors.camera == STEREO_CAMERAS) \
             if config.observation == "camera" else None  # the web console's camera view
 
     def _on_rollout_end(self) -> None:

@@ -108,13 +108,31 @@ class Evaluate(BaseModel):
 class CreateRace(BaseModel):
     name: str = Field(..., description="race name: letters, digits, '-', '_', '.'")
     track: str = Field("loop", description="track name")
-    race_type: str = Field("time-trial", description="race type: time-trial (the others of "
-                                                     "DeepRacer are refused, saying why)")
+    race_type: str = Field("time-trial", description="race type: time-trial, "
+                           "object-avoidance or head-to-bot (head-to-model is refused, "
+                           "saying why)")
     laps: int = Field(3, ge=1, le=20, description="laps per submission, driven in one go")
     lighting: str = Field("studio", description="lighting preset every entrant races in")
     off_track_penalty: float = Field(1.0, ge=0, description="seconds frozen after leaving "
                                                             "the track")
     seed: int = Field(0, ge=0, description="seed of the race's lighting draw")
+    collision_penalty: float = Field(1.0, ge=0, description="seconds frozen after a crash "
+                                                            "into an object")
+    number_of_obstacles: int | None = Field(None, ge=1, le=32, description="object-avoidance: "
+                                            "boxes on the track (default DRfC's 6)")
+    randomize_obstacle_locations: bool = Field(False, description="object-avoidance: boxes "
+                                               "laid out afresh for every submission")
+    object_positions: str | None = Field(None, description="object-avoidance: fixed boxes "
+                                         "as 'progress,lane;...' (lane 1 inner, -1 outer)")
+    number_of_bot_cars: int | None = Field(None, ge=1, le=32, description="head-to-bot: bot "
+                                           "cars (default DRfC's 3)")
+    bot_car_speed: float | None = Field(None, gt=0, description="head-to-bot: bot speed, m/s")
+    is_lane_change: bool = Field(False, description="head-to-bot: bots change lanes")
+
+
+OBJECT_FIELDS = ("number_of_obstacles", "randomize_obstacle_locations", "object_positions",
+                 "number_of_bot_cars", "bot_car_speed", "is_lane_change")
+"""The object settings the console's race form offers (the rest take DRfC's defaults)."""
 
 
 class Submit(BaseModel):
@@ -442,12 +460,16 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 
     @app.post("/api/races", tags=["races"], status_code=201)
     def create_race(body: CreateRace) -> dict:
-        """Create a time-trial race (`racerl race create`)."""
+        """Create a race (`racerl race create`): a time trial, or one with obstacles or bot
+        cars, their settings checked as the CLI checks them."""
         from racerl.evaluate.races import create_race as create
 
         check_name(body.track, "track")
+        objects = {key: value for key, value in body.model_dump().items()
+                   if key in OBJECT_FIELDS and value not in (None, False)}
         race = create(body.name, body.track, body.race_type, body.laps, body.lighting,
-                      body.off_track_penalty, body.seed)
+                      body.off_track_penalty, body.seed,
+                      collision_penalty=body.collision_penalty, objects=objects)
         return {**dataclasses.asdict(race), "description": race.describe()}
 
     @app.get("/api/races/{name}", tags=["races"])

@@ -31,10 +31,22 @@ async function init() {
   entrant.append(el("option", {value: "driver:centerline"}, "scripted: centre line at 1 m/s"), el("option", {value: "driver:raceline"}, "scripted: race line"));
   const models = await api("GET", "/api/models") || [];
   for (const m of models) entrant.append(el("option", {value: "model:" + m.name}, "model " + m.name));
+  const type = document.getElementById("race-type");
+  const showObjects = () => {  // the object settings of the chosen race type only
+    document.getElementById("race-objects").hidden = type.value === "time-trial";
+    for (const part of document.querySelectorAll("#race-objects [data-type]")) part.hidden = part.dataset.type !== type.value;
+  };
+  type.onchange = showObjects;
+  showObjects();
+  const value = id => document.getElementById(id).value;
+  const checked = id => document.getElementById(id).checked;
   document.getElementById("create-race").onclick = async () => {
-    const race = await api("POST", "/api/races", {name: document.getElementById("race-name").value.trim(), race_type: document.getElementById("race-type").value, track: document.getElementById("race-track").value,
-      laps: Number(document.getElementById("race-laps").value), lighting: document.getElementById("race-lighting").value,
-      off_track_penalty: Number(document.getElementById("race-penalty").value)});
+    const body = {name: value("race-name").trim(), race_type: type.value, track: value("race-track"),
+      laps: Number(value("race-laps")), lighting: value("race-lighting"), off_track_penalty: Number(value("race-penalty"))};
+    if (type.value !== "time-trial") body.collision_penalty = Number(value("race-collision"));
+    if (type.value === "object-avoidance") Object.assign(body, {number_of_obstacles: Number(value("race-obstacles")), randomize_obstacle_locations: checked("race-randomize")});
+    if (type.value === "head-to-bot") Object.assign(body, {number_of_bot_cars: Number(value("race-bots")), bot_car_speed: Number(value("race-bot-speed")), is_lane_change: checked("race-lane-change")});
+    const race = await api("POST", "/api/races", body);
     if (race) { await loadRaces(); openRace(race.name); }
   };
   document.getElementById("submit").onclick = async () => {
