@@ -64,9 +64,11 @@ def real_observations(name: str, count: int = 24) -> list:
     seen = []
     for _ in range(count):
         if config.sensors.lidar:
-            env.racers.sim.traffic.objects = box_behind(env.racers)
+            traffic = env.racers.sim.traffic
+            own, traffic.objects = traffic.objects, box_behind(env.racers)  # a hand-made world
             obs = env.racers.observe(np.array([0]), fresh=False)
             obs = {key: value[0] for key, value in obs.items()}
+            traffic.objects = own  # the step goes on in the simulator's own (empty) world
         seen.append(obs)
         obs, _, terminated, truncated, _ = env.step(policy(obs))
         if terminated or truncated:
