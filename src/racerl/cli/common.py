@@ -110,3 +110,30 @@ SPEED_OPT = typer.Option(1.0, help="speed of the scripted centre-line driver, m/
 CHECKPOINT_OPT = typer.Option("best", help="the model's weights: best (its best evaluation "
                                             "during training; the last if it has none) or "
                                             "last (the latest)")
+
+
+class LivePanel:
+    """A rich Live panel while a long job runs in a terminal; in a pipe or a log there is no
+    panel and :meth:`show` says so, so that the caller prints plain lines instead."""
+
+    def __init__(self):
+        self.live = None
+
+    def __enter__(self):
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=console, refresh_per_second=2)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def show(self, renderable) -> bool:
+        """Redraw the panel with ``renderable``; False where there is no panel."""
+        if self.live is None:
+            return False
+        self.live.update(renderable)
+        return True

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from racerl.cli.common import app, console, seconds, user_errors
+from racerl.cli.common import LivePanel, app, console, seconds, user_errors
 from racerl.errors import RacerlError
 
 
@@ -63,28 +63,15 @@ def sweep_command(
     print_ranking(outcome)
 
 
-class _LiveSweep:
+class _LiveSweep(LivePanel):
     """A live table of every trial in a terminal; a line per change of a trial otherwise."""
 
     def __init__(self):
-        self.live = None
+        super().__init__()
         self.seen: dict[str, tuple] = {}
 
-    def __enter__(self):
-        if console.is_terminal:
-            from rich.live import Live
-
-            self.live = Live(console=console, refresh_per_second=2)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.live is not None:
-            self.live.__exit__(*exc)
-
     def update(self, progress) -> None:
-        if self.live is not None:
-            self.live.update(progress_table(progress))
+        if self.show(progress_table(progress)):
             return
         for row in progress.rows.values():
             state = (row.status, row.evaluations)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from racerl.cli.common import (
+    LivePanel,
     app,
     checkpoint_note,
     console,
@@ -130,31 +131,17 @@ def train_command(
         _print_trials(name, trials)
 
 
-class _LiveView:
+class _LiveView(LivePanel):
     """A live rich table while training in a terminal; one line per update otherwise."""
 
     def __init__(self, minutes: float | None):
+        super().__init__()
         self.minutes = minutes
-        self.live = None
-
-    def __enter__(self):
-        if console.is_terminal:
-            from rich.live import Live
-
-            self.live = Live(console=console, refresh_per_second=2)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.live is not None:
-            self.live.__exit__(*exc)
 
     def update(self, progress) -> None:
         from racerl.train.trainer import progress_table, summary_line
 
-        if self.live is not None:
-            self.live.update(progress_table(progress, self.minutes))
-        else:
+        if not self.show(progress_table(progress, self.minutes)):
             console.print(summary_line(progress), highlight=False, soft_wrap=True)
 
 

@@ -147,12 +147,12 @@ def load_bundle(target: str | Path) -> Bundle:
         raise BundleError(f"{path}: not a racerl export, {', '.join(missing)} missing "
                           f"(an export holds {', '.join(BUNDLE_FILES)}; make one with "
                           "'racerl export MODEL')")
-    metadata = _json(files[METADATA_FILE], path, METADATA_FILE)
+    metadata = member_json(files[METADATA_FILE], path, METADATA_FILE)
     try:
         actions = parse_action_space(metadata, f"{path}: {METADATA_FILE}")
     except ActionSpaceError as exc:
         raise BundleError(str(exc)) from None
-    contract = parse_contract(_json(files[CONTRACT_FILE], path, CONTRACT_FILE), path, actions)
+    contract = parse_contract(member_json(files[CONTRACT_FILE], path, CONTRACT_FILE), path, actions)
     return Bundle(path, files, metadata, contract, actions)
 
 
@@ -214,7 +214,8 @@ def _read_folder(path: Path) -> dict[str, bytes]:
         raise BundleError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
 
 
-def _json(data: bytes, path: Path, name: str) -> dict:
+def member_json(data: bytes, path: Path | str, name: str) -> dict:
+    """A bundle member's JSON object, or one error naming the bundle and the member."""
     try:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import tarfile
 import zlib
 from pathlib import Path
@@ -42,6 +41,7 @@ from racerl.edge.runtime import (
     Bundle,
     BundleError,
     EdgePolicy,
+    member_json,
     parse_contract,
 )
 from racerl.envs.actions import parse_action_space
@@ -83,12 +83,12 @@ def check_upload(data: bytes, source: str = "upload") -> Bundle:
                           "limit for a bundle")
     files = _members(data, source)
     path = Path(source)
-    metadata = _json(files[METADATA_FILE], source, METADATA_FILE)
+    metadata = member_json(files[METADATA_FILE], source, METADATA_FILE)
     try:
         actions = parse_action_space(metadata, f"{source}: {METADATA_FILE}")
     except ActionSpaceError as exc:
         raise BundleError(str(exc)) from None
-    contract = parse_contract(_json(files[CONTRACT_FILE], source, CONTRACT_FILE), path,
+    contract = parse_contract(member_json(files[CONTRACT_FILE], source, CONTRACT_FILE), path,
                               actions)
     bundle = Bundle(path, files, metadata, contract, actions)
     _check_graph(bundle, source)
@@ -127,14 +127,6 @@ def _members(data: bytes, source: str) -> dict[str, bytes]:
     return files
 
 
-def _json(data: bytes, source: str, name: str) -> dict:
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{source}: {name} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise BundleError(f"{source}: {name} must hold a JSON object")
-    return value
 
 
 def expected_input(observation: str, rgb: bool, frame_stack: int) -> tuple[tuple[int, ...], str]:
