@@ -10,15 +10,12 @@ browser-tools`` does it as root): without it these tests fail, they never skip.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import copy_trained_model
+from tests.web.live_server import paused_at_first_checkpoint, serving
 
 pytestmark = pytest.mark.slow
 
@@ -50,25 +47,11 @@ def browser():
 @pytest.fixture
 def server(isolated_home):
     """The console on a free port of 127.0.0.1, over this test's racerl home."""
-    import uvicorn
 
     from racerl.web.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(home=isolated_home)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(60)
+    with serving(create_app(home=isolated_home)) as url:
+        yield url
 
 
 class Problems(list):
@@ -208,19 +191,10 @@ def test_create_and_train_with_the_live_chart(page, server, isolated_home):
     # Catch the run at its first checkpoint and pause it there (SIGSTOP to the job's process
     # group): the page must show the run so far while it is still going, whatever the
     # machine's speed; then let it finish and see the chart reach the end.
-    state = isolated_home / "models" / "webcar" / "checkpoints" / "state.json"
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not state.is_file():
-        assert time.monotonic() < deadline, "the training job wrote no checkpoint"
-        time.sleep(0.01)
-    (job,) = [j for j in page.request.get("/api/jobs").json() if j["model"] == "webcar"]
-    os.killpg(job["pid"], signal.SIGSTOP)
-    try:
+    with paused_at_first_checkpoint(page, isolated_home, "webcar", TIMEOUT_MS / 1000):
         wait_status(page, "training")
         page.wait_for_function("document.querySelector('#chart svg polyline')?.points.length > 0")
         early = page.evaluate("document.querySelector('#chart svg polyline').points.length")
-    finally:
-        os.killpg(job["pid"], signal.SIGCONT)
     wait_status(page, "done")
     final = page.request.get("/api/models/webcar/metrics").json()["iterations"]["iteration"]
     page.wait_for_function("document.querySelector('#chart svg polyline').points.length"

@@ -9,14 +9,13 @@ those of :mod:`tests.web.test_browser`.
 from __future__ import annotations
 
 import io
-import os
-import signal
 import tarfile
 import time
 
 import pytest
 
 from racerl.camera.lighting import PRESETS
+from tests.web.live_server import paused_at_first_checkpoint
 from tests.web.test_browser import (  # noqa: F401 (fixtures)
     TIMEOUT_MS,
     browser,
@@ -54,14 +53,7 @@ def test_training_shows_the_chart_and_the_live_camera_then_stops(page, server,  
     page.wait_for_url("**/models/camcar")
     # Pause the run at its first checkpoint (SIGSTOP to the job's process group): the page
     # must show the chart and the camera frame while the run is still going.
-    state = isolated_home / "models" / "camcar" / "checkpoints" / "state.json"
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not state.is_file():
-        assert time.monotonic() < deadline, "the training job wrote no checkpoint"
-        time.sleep(0.01)
-    (job,) = [j for j in page.request.get("/api/jobs").json() if j["model"] == "camcar"]
-    os.killpg(job["pid"], signal.SIGSTOP)
-    try:
+    with paused_at_first_checkpoint(page, isolated_home, "camcar", TIMEOUT_MS / 1000):
         wait_status(page, "training")
         page.wait_for_function("document.querySelector('#chart svg polyline')?.points.length > 0")
         page.wait_for_function("document.getElementById('camera').complete && "
@@ -70,8 +62,6 @@ def test_training_shows_the_chart_and_the_live_camera_then_stops(page, server,  
         shown = page.eval_on_selector("#camera", "i => [i.clientWidth, i.clientHeight]")
         assert shown == [320, 240]  # the 160x120 frame, enlarged
         time.sleep(1.2)  # more than the frame interval: the next step saves a new frame
-    finally:
-        os.killpg(job["pid"], signal.SIGCONT)
     # The next frame arrives through the same event stream, without a reload.
     page.wait_for_function(f"document.getElementById('camera').getAttribute('src') !== {first!r}"
                            " && document.getElementById('camera').naturalWidth === 160")

@@ -5,8 +5,6 @@ reload. Set RACERL_SCREENSHOTS=docs to refresh docs/web_league*.png from this te
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from racerl.evaluate.evaluation import scripted_entrant
 from racerl.evaluate.races import create_race, submit
 from racerl.league import store
 from tests.league.bundles import tiny_bundle
+from tests.web.live_server import serving
 from tests.web.test_browser import NO_BROWSER, Problems
 
 pytestmark = pytest.mark.slow
@@ -32,28 +31,14 @@ def good(tiny_model_home, tmp_path_factory) -> bytes:
 @pytest.fixture
 def league_server(isolated_home):
     """`racerl serve --league`'s app on a free port, with league spring of r1 and r2."""
-    import uvicorn
 
     from racerl.web.app import create_app
 
     create_race("r1", "oval", laps=1)
     create_race("r2", "oval", laps=1, lighting="dim")
     store.create_league("spring", ["r1", "r2"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(home=isolated_home, league=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(60)
+    with serving(create_app(home=isolated_home, league=True)) as url:
+        yield url
 
 
 def second_client_submits(server: str, racer: str, data: bytes, race: str = "r1") -> None:
