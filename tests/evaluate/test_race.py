@@ -82,7 +82,11 @@ def test_a_database_from_before_the_drfc_options_opens_with_their_defaults(isola
      "--object-positions"),
     ({"race_type": "head-to-bot", "objects": {"bot_car_speed": 0.0}}, "bot_car_speed"),
     ({"collision_penalty": 90.0}, "--collision-penalty 90.0"),
-    ({"race_type": "head-to-model"}, "not yet supported"),
+    ({"race_type": "head-to-head"}, "called 'head-to-model' here"),
+    ({"race_type": "head-to-model", "objects": {"done_condition": "most"}},
+     "done_condition must be 'any' or 'all'"),
+    ({"race_type": "head-to-model", "objects": {"number_of_bot_cars": 1}},
+     "--number-of-bot-cars: not a setting of a head-to-model race"),
     ({"race_type": "drag"}, "use one of time-trial"),
     ({"laps": 0}, "1 to 20 laps"),
     ({"lighting": "disco"}, "presets are"),
@@ -181,8 +185,8 @@ def test_race_commands(isolated_home):
     assert "18.00" in result.output  # 9.13 + 8.87 s
     result = runner.invoke(app, ["race", "list"])
     assert "cup" in result.output
-    result = runner.invoke(app, ["race", "create", "cup2", "--type", "head-to-model"])
-    assert result.exit_code == 2 and "not yet supported" in result.output
+    result = runner.invoke(app, ["race", "create", "cup2", "--type", "head-to-head"])
+    assert result.exit_code == 2 and "--type head-to-model" in result.output
     result = runner.invoke(app, ["race", "submit", "nope", "--driver", "centerline"])
     assert result.exit_code == 2 and "no race 'nope'" in result.output
 

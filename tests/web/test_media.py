@@ -149,9 +149,9 @@ def test_race_types_offered_and_refused(client):
     page = client.get("/races").text
     assert '<option value="time-trial">' in page
     assert '<option value="head-to-bot">' in page
-    assert 'value="head-to-model" disabled' in page
-    assert "not yet supported" in error(client.post("/api/races", json={
-        "name": "h2m", "race_type": "head-to-model"}), 400)
+    assert '<option value="head-to-model">' in page
+    assert "called 'head-to-model' here" in error(client.post("/api/races", json={
+        "name": "h2h", "race_type": "head-to-head"}), 400)
     r = client.post("/api/races", json={"name": "bots", "race_type": "head-to-bot",
                                         "number_of_bot_cars": 2, "bot_car_speed": 0.4,
                                         "is_lane_change": True, "collision_penalty": 2})

@@ -32,7 +32,8 @@ def race_create(
     name: str = typer.Argument(..., help="race name: letters, digits, '-', '_', '.'"),
     track: str = typer.Option(DEFAULT_TRACK, help="track name or .npy path"),
     race_type: str = typer.Option("time-trial", "--type", help="race type: time-trial, "
-                                  "object-avoidance (boxes) or head-to-bot (bot cars)"),
+                                  "object-avoidance (boxes), head-to-bot (bot cars) or "
+                                  "head-to-model (two models at once)"),
     laps: int = typer.Option(3, help="laps per submission, driven in one go"),
     lighting: str = typer.Option("studio", help="lighting preset every entrant races in"),
     off_track_penalty: float = typer.Option(1.0, help="seconds frozen after leaving the track"),
@@ -55,6 +56,9 @@ def race_create(
     bot_car_speed: float | None = typer.Option(None, help="head-to-bot: m/s (0.2)"),
     is_lane_change: bool = typer.Option(False, "--is-lane-change",
                                         help="head-to-bot: bots change lanes every 3-5 s"),
+    done_condition: str | None = typer.Option(
+        None, help="head-to-model: 'any' (the first car to finish ends the race, "
+                   "DeepRacer's default) or 'all' (each car races to its own finish)"),
 ) -> None:
     """Create a race: its settings are fixed so that every submission compares."""
     from racerl.evaluate.races import create_race, database_path
@@ -62,7 +66,7 @@ def race_create(
     given = {"number_of_obstacles": number_of_obstacles, "object_positions": object_positions,
              "randomize_obstacle_locations": randomize_obstacle_locations or None,
              "number_of_bot_cars": number_of_bot_cars, "bot_car_speed": bot_car_speed,
-             "is_lane_change": is_lane_change or None}
+             "is_lane_change": is_lane_change or None, "done_condition": done_condition}
     race = create_race(name, track, race_type, laps, lighting, off_track_penalty, seed,
                        duration, max_resets, reverse_direction, collision_penalty,
                        {k: v for k, v in given.items() if v is not None})
@@ -94,8 +98,9 @@ def race_submit(
                                                   "(default: a local Ray on this machine)"),
 ) -> None:
     """Race models (or a scripted driver) and put them on the leaderboard; with --server,
-    on a league server's."""
-    from racerl.evaluate.races import submit, submit_parallel
+    on a league server's. A head-to-model race takes two at once: two models, or a model
+    and --driver."""
+    from racerl.evaluate.races import HEAD_TO_MODEL, get_race, submit, submit_parallel
 
     if server is not None:
         from racerl.cli.league import remote_submit
@@ -110,6 +115,8 @@ def race_submit(
     if parallel and not models:
         raise RacerlError("--parallel races models: name them (racerl race submit RACE "
                           "MODEL MODEL ...)")
+    if server is None and not parallel and get_race(name).type == HEAD_TO_MODEL:
+        return _race_match(name, models or [], driver, speed, checkpoint)
     entrants = [pick_entrant(m, driver, speed, checkpoint) for m in models] if models \
         else [pick_entrant(None, driver, speed, checkpoint)]
     if parallel:
@@ -121,6 +128,28 @@ def race_submit(
         console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard")
 
 
+def _race_match(name: str, models: list[str], driver: str | None, speed: float,
+                checkpoint: str) -> None:
+    """One head-to-model match: two models, or a model and a scripted driver."""
+    from racerl.evaluate.races import submit_match
+
+    entrants = [pick_entrant(m, None, speed, checkpoint) for m in models]
+    if driver is not None:
+        entrants.append(pick_entrant(None, driver, speed, checkpoint))
+    if len(entrants) != 2:
+        raise RacerlError(f"{name} is a head-to-model race: name two models, or one model "
+                          f"and --driver (got {len(entrants)} entrant(s))")
+    match, standings = submit_match(name, entrants)
+    for run in match.runs:
+        print_evaluation(run)
+    winner, loser = entrants[match.winner], entrants[1 - match.winner]
+    console.print(f"{winner.name} beat {loser.name}", highlight=False)
+    for who, standing in zip(entrants, standings, strict=True):
+        console.print(f"{who.name} is {_ordinal(standing.rank)} on the {name} leaderboard "
+                      f"({standing.wins} win{'' if standing.wins == 1 else 's'})",
+                      highlight=False)
+
+
 @race_app.command("leaderboard")
 @user_errors
 def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
@@ -129,12 +158,17 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
 
     race = get_race(name)
     table = Table(title=f"{race.name}: {race.describe()}")
-    for col in ("#", "entrant", "total s", "best lap s", "laps", "off track", "collisions",
-                "penalty s", "lap times s", "model", "tries"):
+    board = leaderboard(name)
+    matches = race.type == "head-to-model"
+    columns = ("#", "entrant", *(("wins",) if matches else ()), "total s", "best lap s",
+               "laps", "off track", "collisions", "penalty s", "lap times s", "model",
+               "matches" if matches else "tries")
+    for col in columns:
         table.add_column(col, no_wrap=True, min_width=len(col) if col in ("#", "laps") else None,
                          justify="left" if col in ("entrant", "lap times s", "model") else "right")
-    for st in leaderboard(name):
-        table.add_row(str(st.rank), st.entrant, seconds(st.total_time), seconds(st.best_lap),
+    for st in board:
+        table.add_row(str(st.rank), st.entrant, *((str(st.wins),) if matches else ()),
+                      seconds(st.total_time), seconds(st.best_lap),
                       f"{st.laps_completed}/{race.laps}", str(st.off_track),
                       str(st.collisions), f"{st.penalty:.1f}",
                       "/".join(f"{t:.2f}" for t in st.lap_times),

@@ -87,6 +87,9 @@ def race_description(race: RaceSetup) -> dict:
     """The race type and, for a race with objects, the settings of its type."""
     if race.race_type == "time_trial":
         return {"race_type": "time_trial"}
+    if race.race_type == "head_to_model":
+        return {"race_type": "head_to_model", "racers": race.racers,
+                "done_condition": race.done_condition}
     prefix = ("obstacle", "object") if race.race_type == "object_avoidance" else (
         "bot_car", "lane_change")
     return {"race_type": str(race.race_type),

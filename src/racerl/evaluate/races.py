@@ -11,6 +11,12 @@ leaderboard counts collisions. The leaderboard ranks each entrant's best submiss
 finished races by total time (penalties included), ties by best lap; unfinished ones after,
 by laps completed.
 
+A ``head-to-model`` race is raced in matches: two entrants on the track at once, each the
+other's object (:mod:`racerl.evaluate.head_to_model`), one submission row each, naming the
+opponent and whether it won. With the simapp's default done condition ``any`` the race ends
+when the first car finishes its laps, so the loser has no total time. Its leaderboard ranks
+by matches won, then as above.
+
 Submissions evaluate first and only then write one row in one transaction, so a failed
 evaluation records nothing, and SQLite's locking (WAL, a busy timeout) lets several
 processes submit at once. ``submit_parallel`` drives many models' races at once as Ray
@@ -29,16 +35,16 @@ from pathlib import Path
 from racerl.camera.lighting import check_lighting
 from racerl.errors import RacerlError
 from racerl.evaluate.evaluation import Entrant, EvalSettings, EvaluationRun, evaluate
+from racerl.evaluate.head_to_model import MatchResult, evaluate_match
 from racerl.evaluate.records import save_evaluation
 from racerl.home import check_name, racerl_home
 from racerl.sim.race_setup import RaceSetup, parse_object_positions
 from racerl.sim.rules import EvaluationRules
 
-RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot")
-UNSUPPORTED_TYPES = {
-    "head-to-model": "it needs several trained models racing at once",
-    "head-to-head": "it needs several trained models racing at once",
-}
+RACE_TYPES = ("time-trial", "object-avoidance", "head-to-bot", "head-to-model")
+HEAD_TO_MODEL = "head-to-model"
+ALIASES = {"head-to-head": HEAD_TO_MODEL}
+"""Other names of a race type (DRfC's docs call head-to-model races head-to-head)."""
 MAX_LAPS = 20
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS races (
@@ -71,7 +77,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     penalty REAL NOT NULL,
     evaluation TEXT NOT NULL,
     submitted REAL NOT NULL,
-    collisions INTEGER NOT NULL DEFAULT 0
+    collisions INTEGER NOT NULL DEFAULT 0,
+    opponent TEXT NOT NULL DEFAULT '',
+    won INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS submissions_by_race ON submissions(race);
 """
@@ -84,7 +92,9 @@ ADDED_RACE_COLUMNS = {
 }
 """Race settings added after the first racerl release: a database written before them gets
 the columns (with the values its races were driven under) when it is next opened."""
-ADDED_SUBMISSION_COLUMNS = {"collisions": "INTEGER NOT NULL DEFAULT 0"}
+ADDED_SUBMISSION_COLUMNS = {"collisions": "INTEGER NOT NULL DEFAULT 0",
+                            "opponent": "TEXT NOT NULL DEFAULT ''",
+                            "won": "INTEGER NOT NULL DEFAULT 0"}
 """Submission results added later, migrated the same way (time trials had none)."""
 OBJECT_OPTIONS = {
     "object-avoidance": ("number_of_obstacles", "min_distance_between_obstacles",
@@ -93,6 +103,7 @@ OBJECT_OPTIONS = {
     "head-to-bot": ("number_of_bot_cars", "bot_car_speed", "min_distance_between_bot_cars",
                     "randomize_bot_car_locations", "is_lane_change", "lower_lane_change_time",
                     "upper_lane_change_time", "lane_change_distance", "bot_car_penalty"),
+    HEAD_TO_MODEL: ("done_condition",),
 }
 """The RaceSetup settings each race type takes (stored with the race, as JSON)."""
 
@@ -154,6 +165,11 @@ class Race:
         if self.type == "time-trial":
             return ""
         race = self.race_setup()
+        if self.type == HEAD_TO_MODEL:
+            ends = ("the first car to finish ends it" if race.done_condition == "any"
+                    else "every car races to its finish")
+            return (f", two models at once ({ends}), "
+                    f"collision penalty {self.collision_penalty:g} s")
         count = race.obstacles or race.bot_cars
         noun = ("parked car" if race.is_obstacle_bot_car else "box") if race.obstacles \
             else "bot car"
@@ -179,6 +195,8 @@ class Standing:
     submissions: int
     evaluation: str
     collisions: int = 0
+    wins: int | None = None
+    """Matches won (head-to-model races; None for the other types)."""
 
 
 def database_path() -> Path:
@@ -214,10 +232,9 @@ def create_race(name: str, track: str, race_type: str = "time-trial", laps: int 
     names as TrainConfig spells them; the rest take DRfC's defaults)."""
     from racerl.track.catalog import load_track
 
-    if race_type in UNSUPPORTED_TYPES:
-        raise RaceError(f"race type {race_type!r} is not yet supported: "
-                        f"{UNSUPPORTED_TYPES[race_type]}, which racerl does not simulate yet "
-                        "(use --type time-trial)")
+    if race_type in ALIASES:
+        raise RaceError(f"race type {race_type!r} is called {ALIASES[race_type]!r} here "
+                        f"(--type {ALIASES[race_type]})")
     if race_type not in RACE_TYPES:
         raise RaceError(f"race type {race_type!r}: use one of {', '.join(RACE_TYPES)}")
     check_name(name, "race")  # the rule model names follow
@@ -306,8 +323,39 @@ def submit(race_name: str, entrant: Entrant) -> tuple[EvaluationRun, Standing]:
     """Drive the race with ``entrant``, record it; returns the run and the entrant's
     standing (its best submission's place) on the board."""
     race = get_race(race_name)
+    if race.type == HEAD_TO_MODEL:
+        raise RaceError(f"{race_name} is a head-to-model race: two entrants race at once "
+                        f"(racerl race submit {race_name} MODEL_A MODEL_B)")
     run = evaluate(entrant.driver, race.settings())
     return run, record_submission(race, entrant, run)
+
+
+def submit_match(race_name: str, entrants: list[Entrant]
+                 ) -> tuple[MatchResult, list[Standing]]:
+    """Race two entrants against each other in a head-to-model race and record both runs
+    in one transaction; the match and each entrant's standing after it."""
+    race = get_race(race_name)
+    if race.type != HEAD_TO_MODEL:
+        raise RaceError(f"{race_name} is a {race.type} race: each entrant races alone "
+                        "(a match needs a head-to-model race)")
+    if len(entrants) != 2:
+        raise RaceError(f"a head-to-model match is two entrants, not {len(entrants)}")
+    if entrants[0].name == entrants[1].name:
+        raise RaceError(f"{entrants[0].name} cannot race itself: name two entrants")
+    match = evaluate_match([e.driver for e in entrants], race.settings())
+    winner = match.winner
+    with closing(connect()) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for k, (who, run) in enumerate(zip(entrants, match.runs, strict=True)):
+                _insert_submission(conn, race, who, run, opponent=entrants[1 - k].name,
+                                   won=k == winner)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    board = {s.entrant: s for s in leaderboard(race.name)}
+    return match, [board[e.name] for e in entrants]
 
 
 def submit_parallel(race_name: str, entrants: list[Entrant], checkpoint: str = "best",
@@ -318,6 +366,9 @@ def submit_parallel(race_name: str, entrants: list[Entrant], checkpoint: str = "
     from racerl.evaluate.parallel import evaluate_models
 
     race = get_race(race_name)
+    if race.type == HEAD_TO_MODEL:
+        raise RaceError(f"{race_name} is a head-to-model race: race its matches one at a "
+                        "time, without --parallel")
     scripted = [e.name for e in entrants if "model" not in e.identity]
     if scripted:
         raise RaceError(f"--parallel races models; submit {', '.join(scripted)} on its own")
@@ -329,33 +380,42 @@ def submit_parallel(race_name: str, entrants: list[Entrant], checkpoint: str = "
 def record_submission(race: Race, entrant: Entrant, run: EvaluationRun) -> Standing:
     """Keep ``run`` with the entrant's evaluations and put it on the board in one
     transaction; the entrant's standing after it."""
-    settings = race.settings()
-    folder = save_evaluation(entrant.folder, run, {**entrant.identity, "race": race.name})
-    summary = run.summary()
-    laps = [t.lap_time for t in run.trials if t.lap_time is not None]
     with closing(connect()) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cursor = conn.execute(
-                "INSERT INTO submissions (race, entrant, model_hash, identity, settings, "
-                "lap_times, laps_completed, total_time, best_lap, off_track, penalty, "
-                "evaluation, submitted, collisions) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (race.name, entrant.name, entrant.identity["model_hash"],
-                 json.dumps(entrant.identity), json.dumps(settings.describe()),
-                 json.dumps(laps), len(laps),
-                 float(sum(laps)) if len(laps) == race.laps else None,
-                 min(laps) if laps else None, summary.off_track, summary.penalty,
-                 str(folder), time.time(), summary.collisions))
+            submission = _insert_submission(conn, race, entrant, run)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        submission = cursor.lastrowid
     for standing in leaderboard(race.name):
         if standing.entrant == entrant.name:
             return standing
     raise RaceError(f"submission {submission} to {race.name!r} is missing from the board")
+
+
+def _insert_submission(conn: sqlite3.Connection, race: Race, entrant: Entrant,
+                       run: EvaluationRun, opponent: str = "", won: bool = False) -> int:
+    """Keep ``run`` with the entrant's evaluations and insert its row (inside the caller's
+    transaction); the submission's id."""
+    identity = {**entrant.identity, "race": race.name}
+    if opponent:
+        identity["opponent"] = opponent
+    folder = save_evaluation(entrant.folder, run, identity)
+    summary = run.summary()
+    laps = [t.lap_time for t in run.trials if t.lap_time is not None]
+    cursor = conn.execute(
+        "INSERT INTO submissions (race, entrant, model_hash, identity, settings, "
+        "lap_times, laps_completed, total_time, best_lap, off_track, penalty, "
+        "evaluation, submitted, collisions, opponent, won) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (race.name, entrant.name, entrant.identity["model_hash"],
+         json.dumps(entrant.identity), json.dumps(run.settings.describe()),
+         json.dumps(laps), len(laps),
+         float(sum(laps)) if len(laps) == race.laps else None,
+         min(laps) if laps else None, summary.off_track, summary.penalty,
+         str(folder), time.time(), summary.collisions, opponent, int(won)))
+    return int(cursor.lastrowid)
 
 
 RANKED = """
@@ -370,14 +430,20 @@ ORDER = ("total_time IS NULL, total_time, laps_completed DESC, best_lap IS NULL,
 
 
 def leaderboard(race_name: str) -> list[Standing]:
-    """Each entrant's best submission, best first."""
-    get_race(race_name)
+    """Each entrant's best submission, best first (in a head-to-model race, the most
+    matches won first)."""
+    race = get_race(race_name)
     query = (f"SELECT * FROM ({RANKED.format(order=ORDER)}) WHERE nth = 1 "
              "ORDER BY total_time IS NULL, total_time, laps_completed DESC, "
              "best_lap IS NULL, best_lap, entrant")
     with closing(connect()) as conn:
         rows = conn.execute(query, (race_name,)).fetchall()
+        wins = dict(conn.execute("SELECT entrant, SUM(won) FROM submissions WHERE race = ? "
+                                 "GROUP BY entrant", (race_name,)).fetchall())
+    if race.type == HEAD_TO_MODEL:  # a stable sort keeps the time order among equal wins
+        rows.sort(key=lambda row: -wins[row[0]])
     return [Standing(rank, entrant, digest, laps, total, best, off, penalty,
-                     json.loads(lap_times), tries, evaluation, collisions)
+                     json.loads(lap_times), tries, evaluation, collisions,
+                     int(wins[entrant]) if race.type == HEAD_TO_MODEL else None)
             for rank, (entrant, digest, laps, total, best, off, penalty, lap_times,
                        evaluation, collisions, tries, _) in enumerate(rows, 1)]

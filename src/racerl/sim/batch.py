@@ -60,6 +60,18 @@ from behind the car drives on and every bot of its world stops for ``bot_car_pen
 moved ``reset_behind_dist`` behind an obstacle within 1 m, in the other lane (simapp
 ``_judge_action_at_run_phase``, "reset first and then pause"); after a bot car it is frozen
 where it is.
+
+Head-to-model (``race.race_type == "head_to_model"``): the cars in consecutive groups of
+``race.racers`` share one world on one track, each the other's object (``RACER``), so each
+sees the others in its params, its camera and its lidar. Racer k of a group starts
+``k * START_GAP`` (0.75 m) behind the start, outer lane for even k and inner for odd, its
+progress counted from the start (negative until it crosses it), as the simapp's
+``get_start_positions`` and ``_start_lane_`` place DeepRacer's agents. Two racers
+touching: the one behind, by lap fraction from the start, is ``crashed`` and the one ahead
+drives on (``_check_for_episode_termination``), and under evaluation rules the crashed one
+is frozen where it is. ``race.done_condition`` ``any`` (the simapp's default) ends every
+racer of a group on the step the first one's episode ends, the others ``truncated``;
+``all`` lets the others drive on while a finished racer, parked, leaves the track.
 """
 
 from __future__ import annotations
@@ -73,8 +85,9 @@ from racerl.reward.function import DEFAULT_EXAMPLE, load_reward_function
 from racerl.reward.protocol import RewardSource
 from racerl.sim.contacts import NO_CONTACT
 from racerl.sim.objects import Objects
+from racerl.sim.obstacles import lane_poses
 from racerl.sim.params import ParamsBatch, as_pylist, build_params, progress_value
-from racerl.sim.race_setup import RaceSetup
+from racerl.sim.race_setup import START_GAP, RaceSetup, RaceType
 from racerl.sim.rules import EvaluationRules, reset_pose
 from racerl.sim.state import PENALISED, TERMINAL, EpisodeState, Status
 from racerl.sim.traffic import Traffic
@@ -146,10 +159,25 @@ class BatchSim:
         self.car = CarState.zeros(n_cars)
         self.state = EpisodeState.zeros(n_cars)
         self.race = race or RaceSetup()
+        self._check_head_to_model(first_car)
         self.traffic = Traffic(self.race, n_cars, self.courses)
+        self.parked = np.zeros(n_cars, dtype=bool)
+        """Cars taken out of the run (:meth:`park`): not on the track for other racers."""
         self.geometry = self.courses.measure(self.car.model_point(), self.course)
         self.reset()
         self.state.episodes_started[:] = 0  # placing the cars is not an episode yet
+
+    def _check_head_to_model(self, first_car: int) -> None:
+        """A head-to-model batch is whole groups of racers on one track, one direction."""
+        k = self.race.racers_per_world
+        if k == 1:
+            return
+        if self.n % k or first_car % k:
+            raise ValueError(f"a head-to-model batch races groups of {k} cars: {self.n} "
+                             f"car(s) from car {first_car} do not make whole groups")
+        if len(self.courses) > 1:
+            raise ValueError("head-to-model racers share one track in one direction: give "
+                             "one track and no alternate_direction")
 
     @property
     def objects(self) -> Objects:
@@ -206,7 +234,9 @@ class BatchSim:
             start = np.broadcast_to(np.asarray(start_ndist, dtype=np.float64), idx.shape) % 1.0
         self.state.episodes_started[idx] += 1
         self.traffic.lay_out(idx, self.course[idx])
+        self.parked[idx] = False
         self._start_episode(idx, start)
+        self._follow()
 
     def place(self, cars: np.ndarray | list[int], xy: np.ndarray, yaw: np.ndarray) -> None:
         """Move cars to base_link points ``xy`` (M, 2) with headings ``yaw`` (radians),
@@ -215,12 +245,15 @@ class BatchSim:
         self._set_pose(idx, np.reshape(np.asarray(xy, dtype=np.float64), (len(idx), 2)),
                        np.broadcast_to(np.asarray(yaw, dtype=np.float64), idx.shape))
         self._update_geometry(idx)
+        self._follow()
 
     def park(self, cars: np.ndarray | list[int]) -> None:
         """Take cars out of the run: back to their start in PREPARE, so the reward function
         is not called for them again until the caller drives them on."""
         idx = self._cars(cars)
         self._start_episode(idx, self.state.start_ndist[idx].copy())
+        self.parked[idx] = True
+        self._follow()
 
     def _cars(self, cars: np.ndarray | list[int] | None) -> np.ndarray:
         return np.arange(self.n) if cars is None else np.asarray(cars, dtype=np.int64)
@@ -229,9 +262,29 @@ class BatchSim:
         """Cars standing at lap fractions ``start``, episode counters cleared, measured."""
         self.state.reset(idx)
         self.state.start_ndist[idx] = start
-        xy, yaw = self.courses.pose_at(start, self.course[idx])
+        if self.race.racers_per_world > 1:
+            xy, yaw = self._grid_poses(idx, start)
+        else:
+            xy, yaw = self.courses.pose_at(start, self.course[idx])
         self._set_pose(idx, xy, yaw)
         self._update_geometry(idx)
+
+    def _grid_poses(self, idx: np.ndarray, start: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Head-to-model start poses: racer k ``k * START_GAP`` behind ``start``, in the
+        outer lane for even k and the inner lane for odd k (module docstring)."""
+        racer = self.traffic.racer[idx]
+        length = self.courses.length[self.course[idx]]
+        dist = (start * length - racer * START_GAP) % length
+        xy, yaw = lane_poses(self.courses, self.course[idx], dist[:, None],
+                             (racer % 2 == 0)[:, None])
+        return xy[:, 0], yaw[:, 0]
+
+    def _follow(self) -> None:
+        """Every car's fellow racers where those cars are now (head-to-model)."""
+        if self.race.race_type == RaceType.HEAD_TO_MODEL:
+            self.traffic.follow(self.car.x, self.car.y, self.car.yaw, self.car.speed,
+                                self.course, self.parked)
 
     def _set_pose(self, idx: np.ndarray, xy: np.ndarray, yaw: np.ndarray) -> None:
         """Cars standing at base_link points ``xy`` with headings ``yaw`` (not measured)."""
@@ -319,6 +372,7 @@ class BatchSim:
                                 contact)
         self.traffic.advance(np.arange(self.n), self.course, st.sim_time)
         self._update_geometry()
+        self._follow()
 
         # 3. The reward function sees the params of step 1 (RUN steps only), all cars of
         # the step in one call of the reward source (one round trip for the sandbox).
@@ -330,6 +384,10 @@ class BatchSim:
 
         terminated = np.array([s in TERMINAL for s in status]) & ~reset
         truncated = ~terminated & ((st.steps >= self.max_steps) | time_up)
+        if self.race.racers_per_world > 1 and self.race.done_condition == "any":
+            k = self.race.racers_per_world
+            group_done = (terminated | truncated).reshape(-1, k).any(axis=1)
+            truncated |= ~terminated & np.repeat(group_done, k)
         lap_time = np.where(lap, st.lap_clock(), np.nan)
         if self.rules is not None:
             st.laps_done += lap
@@ -370,7 +428,15 @@ class BatchSim:
         if not touched.any():
             return touched, contact
         bot = touched & self.traffic.is_bot(contact)
-        crashed = touched & ~bot
+        racer = touched & self.traffic.is_racer(contact)
+        crashed = touched & ~bot & ~racer
+        if racer.any():  # the one behind by lap fraction from the start is crashed
+            cars = np.flatnonzero(racer)
+            other = self.traffic.racer_car(cars, contact[cars])
+            start = self.state.start_ndist
+            mine = (ndist[cars] - start[cars]) % 1.0
+            theirs = (ndist[other] - start[other]) % 1.0
+            crashed[cars[mine < theirs]] = True
         if bot.any():
             cars = np.flatnonzero(bot)
             o = self.objects
@@ -414,7 +480,8 @@ class BatchSim:
         nearer to their previous step's pose (their own if unknown), and start the pause.
         A car that crashed into an obstacle goes back at this step's progress, near its own
         pose; one that crashed into a bot car stays where it is (simapp
-        ``_judge_action_at_run_phase``). Obstacles near the reset point move it (rules.py).
+        ``_judge_action_at_run_phase``), as does one that crashed into another racer.
+        Obstacles near the reset point move it (rules.py).
         The remembered progress stays the failing step's (see :meth:`step`)."""
         st = self.state
         here = np.stack([self.car.x[cars], self.car.y[cars]], axis=-1)
@@ -433,7 +500,7 @@ class BatchSim:
             xy[group], yaw[group] = reset_pose(track, ndist[group] * track.length, near[group],
                                                obstacles=obstacles[group],
                                                behind=self.rules.reset_behind_dist)
-        stay = crash & self.traffic.is_bot(contact[cars])
+        stay = crash & self.traffic.is_car(contact[cars])
         xy[stay] = here[stay]
         yaw[stay] = self.car.yaw[cars][stay]
         self._set_pose(cars, xy, yaw)  # measured with the whole batch at the step's end

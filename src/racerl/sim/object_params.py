@@ -22,7 +22,10 @@ simapp ``markov/track_geom/track_data.py`` ``get_object_reward_params``, key by 
   creates the agent before the obstacles and bots), but compared with ``closest_objects[1]``,
   numbered without it. So the flag is true when object ``next - 1`` is in view, and false
   when ``next`` is 0 (registry entry 0 is the agent, never in its own view). The reference
-  words it as "the object after the next one"; the code tests the one before.
+  words it as "the object after the next one"; the code tests the one before. In a
+  head-to-model race the registry starts with every racer in order, so racer r's own
+  entry is r: ``next`` below r tests that very object, ``next`` = r the racer itself (always
+  false), above r the object before it. Racer 0 of two never sees the flag set.
 """
 
 from __future__ import annotations
@@ -52,12 +55,14 @@ class ObjectTrackPlaces:
 
 def object_params(objects: Objects, measured: ObjectTrackPlaces, length: np.ndarray,
                   model_ndist: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray,
-                  bot_speed: float | None) -> list[dict]:
+                  bot_speed: float | None, own_entry: np.ndarray | None = None
+                  ) -> list[dict]:
     """One dict of the object keys per car. ``measured`` holds where the objects lie on the
     track (measured when they moved), ``length`` (N,) each car's track length,
     ``model_ndist`` (N,) the lap fraction of each car's model point, (``x``, ``y``, ``yaw``)
     its ``base_link`` pose, ``bot_speed`` the bot cars' speed when the race has them (None:
-    headings and speeds are 0.0)."""
+    headings and speeds are 0.0), ``own_entry`` (N,) each car's own place in the simapp's
+    object registry (default 0: the agent first; module docstring)."""
     n, m = objects.x.shape
     centres = np.stack([objects.x, objects.y], axis=-1)  # (N, M, 2)
     pdist = measured.ndist * length[:, None]
@@ -69,8 +74,11 @@ def object_params(objects: Objects, measured: ObjectTrackPlaces, length: np.ndar
     rows = np.arange(n)
     prev, nxt = order[rows, prev], order[rows, nxt]
     seen = in_camera(x, y, yaw, objects)
-    quirk = nxt - 1  # registry index nxt is object nxt - 1 (module docstring)
-    next_in_camera = (quirk >= 0) & seen[rows, np.maximum(quirk, 0)]
+    own = np.zeros(n, dtype=np.int64) if own_entry is None else np.asarray(own_entry)
+    # Registry index nxt is object nxt below the car's own entry, the car itself at it, and
+    # object nxt - 1 above it (module docstring).
+    quirk = np.where(nxt < own, nxt, nxt - 1)
+    next_in_camera = (nxt != own) & seen[rows, np.maximum(quirk, 0)]
     if bot_speed is None:
         heading, speed = np.zeros((n, m)), np.zeros((n, m))
     else:

@@ -2,7 +2,10 @@
 
 A time trial has an empty track. Object avoidance puts static boxes in the lanes
 (``NUMBER_OF_OBSTACLES`` … in the simapp's ``markov/agent_ctrl/obstacles_agent_ctrl.py``);
-head-to-bot sends bot cars round the lanes (``markov/agent_ctrl/bot_cars_agent_ctrl.py``).
+head-to-bot sends bot cars round the lanes (``markov/agent_ctrl/bot_cars_agent_ctrl.py``);
+head-to-model puts several racers, each driven by its own model, on one track, each an
+object of the others (the simapp's multi-agent evaluation, one agent per
+``MODEL_S3_PREFIX``: ``markov/evaluation_worker.py``).
 :class:`RaceSetup` holds every setting under its DeepRacer-for-Cloud name (``DR_OA_*``,
 ``DR_H2B_*`` in DRfC's ``defaults/template-run.env``, whose defaults it takes), checked once
 here so that the simulator can trust it.
@@ -20,6 +23,14 @@ from enum import StrEnum
 
 import numpy as np
 
+MAX_RACERS = 8
+"""Racers sharing one track in a head-to-model race at most (DeepRacer races two)."""
+START_GAP = 0.75
+"""Metres between head-to-model racers on the grid: racer k starts ``k * START_GAP`` behind
+the start line (simapp ``track_geom/utils.py`` ``get_start_positions`` with
+``START_POS_OFFSET`` = 0.75 from ``track_geom/constants.py``)."""
+DONE_CONDITIONS = ("any", "all")
+
 MAX_OBJECTS = 32
 """Objects per car at most: the console offers 1-6 boxes and 1-6 bot cars; every object costs
 each camera ray a test, so far more would only slow training to a crawl."""
@@ -31,6 +42,7 @@ class RaceType(StrEnum):
     TIME_TRIAL = "time_trial"
     OBJECT_AVOIDANCE = "object_avoidance"
     HEAD_TO_BOT = "head_to_bot"
+    HEAD_TO_MODEL = "head_to_model"
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,8 @@ class RaceSetup:
     """The race type and its object settings (DRfC's names, lower case; DRfC's defaults)."""
 
     race_type: str = RaceType.TIME_TRIAL
-    """``time_trial`` (empty track), ``object_avoidance`` (static boxes) or ``head_to_bot``
-    (bot cars driving the lanes)."""
+    """``time_trial`` (empty track), ``object_avoidance`` (static boxes), ``head_to_bot``
+    (bot cars driving the lanes) or ``head_to_model`` (racers, each its own driver)."""
     number_of_obstacles: int = 6
     """Boxes on the track in object avoidance (``DR_OA_NUMBER_OF_OBSTACLES``); ignored when
     ``object_positions`` is given."""
@@ -76,6 +88,17 @@ class RaceSetup:
     """Seconds every bot car stops after a bot runs into the racer from behind (the simapp's
     ``PENALTY_SECONDS``, DRfC's ``DR_H2B_BOT_CAR_PENALTY``)."""
 
+    racers: int = 2
+    """Cars racing each other in head-to-model, each driven by its own model or driver: the
+    batch's cars in consecutive groups of this many share one track. Racer k starts
+    ``k * START_GAP`` metres behind the line, in the outer lane when k is even and the inner
+    one when odd (simapp ``rollout_agent_ctrl.py``: ``_start_lane_``)."""
+    done_condition: str = "any"
+    """Head-to-model: ``any`` ends every racer's episode when the first one's ends (a
+    finished race, or a mistake past the last reset); ``all`` lets each racer drive on
+    until its own episode ends, a finished one leaving the track. The simapp's
+    ``DONE_CONDITION``, whose default is ``any``."""
+
     def __post_init__(self) -> None:
         if self.race_type not in tuple(RaceType):
             raise ValueError(f"race_type must be one of {', '.join(RaceType)}, "
@@ -100,6 +123,13 @@ class RaceSetup:
                      "lower_lane_change_time", "upper_lane_change_time", "bot_car_penalty"):
             if not 0.0 <= getattr(self, name) < np.inf:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)!r}")
+        if isinstance(self.racers, bool) or not isinstance(self.racers, int | np.integer) \
+                or not 2 <= self.racers <= MAX_RACERS:
+            raise ValueError(f"racers must be a whole number from 2 to {MAX_RACERS}, "
+                             f"not {self.racers!r}")
+        if self.done_condition not in DONE_CONDITIONS:
+            raise ValueError(f"done_condition must be 'any' or 'all', "
+                             f"not {self.done_condition!r}")
         if not 0.0 < self.bot_car_speed < np.inf:
             raise ValueError(f"bot_car_speed must be positive, not {self.bot_car_speed!r}")
         if not 0.0 < self.lane_change_distance < np.inf:
@@ -122,9 +152,15 @@ class RaceSetup:
         return self.number_of_bot_cars if self.race_type == RaceType.HEAD_TO_BOT else 0
 
     @property
+    def racers_per_world(self) -> int:
+        """Cars sharing one world: the racers of a head-to-model race, 1 otherwise."""
+        return self.racers if self.race_type == RaceType.HEAD_TO_MODEL else 1
+
+    @property
     def objects(self) -> int:
-        """M, the objects each car's world holds."""
-        return self.obstacles + self.bot_cars
+        """M, the objects each car's world holds: its obstacles, bot cars and the other
+        racers."""
+        return self.obstacles + self.bot_cars + self.racers_per_world - 1
 
 
 def parse_object_positions(text: str) -> tuple[tuple[float, int], ...]:

@@ -7,6 +7,12 @@ obstacles before bot cars), which is the order of the params' object lists. A wo
 out afresh at every episode start of its car (obstacles ``reset_agent`` recomputes the poses;
 randomised ones differ per episode), from the car's seed and its episode number since that
 seed, so a seeded car sees the same layouts whatever the other cars do.
+
+Head-to-model: the batch's cars in consecutive groups of ``racers_per_world`` share one
+world, and each car's last objects are the other racers of its group in racer order (the
+simapp registers the agents first, racecar_0, racecar_1, …, and leaves each agent itself
+out of its object list: ``track_data.py`` ``get_object_reward_params``). They follow the
+cars' poses (:meth:`Traffic.follow`); a racer whose episode is over (parked) is not present.
 """
 
 from __future__ import annotations
@@ -41,17 +47,30 @@ class Traffic:
         self.courses = courses
         self.n_obstacles = setup.obstacles
         m = setup.objects
+        self.n_bots = setup.bot_cars
+        self.first_racer = self.n_obstacles + self.n_bots
+        """The column of each car's first fellow racer (head-to-model)."""
         self.objects = Objects.empty(n, m)
         """The (N, M) objects; only :class:`Traffic` writes them."""
         parked = setup.is_obstacle_bot_car
         size = np.array([CAR_LENGTH, CAR_WIDTH, CAR_HEIGHT] if parked
                         else [BOX_LENGTH, BOX_WIDTH, BOX_HEIGHT])
         car = np.array([CAR_LENGTH, CAR_WIDTH, CAR_HEIGHT])
-        sizes = np.array([size] * self.n_obstacles + [car] * setup.bot_cars).reshape(m, 3)
+        sizes = np.array([size] * self.n_obstacles + [car] * (m - self.n_obstacles)
+                         ).reshape(m, 3)
         self.objects.length[:], self.objects.width[:], self.objects.height[:] = sizes.T
         self.objects.kind[:, :self.n_obstacles] = Kind.BOT_CAR if parked else Kind.BOX
-        self.objects.kind[:, self.n_obstacles:] = Kind.BOT_CAR
+        self.objects.kind[:, self.n_obstacles:self.first_racer] = Kind.BOT_CAR
+        self.objects.kind[:, self.first_racer:] = Kind.RACER
         self.objects.present[:] = True
+        k = setup.racers_per_world
+        racer = np.arange(n) % k
+        self.racer = racer
+        """Each car's racer number in its world (0 outside head-to-model)."""
+        others = np.array([[s for s in range(k) if s != r] for r in range(k)],
+                          dtype=np.int64).reshape(k, k - 1)
+        self.mates = (np.arange(n) - racer)[:, None] + others[racer]
+        """(N, K - 1) the batch index of each car's fellow racers, in racer order."""
         self.bots = BotCars(setup, n) if setup.bot_cars else None
         self.places = ObjectTrackPlaces.zeros(n, m)
         """Where the objects lie on their cars' tracks (for the params)."""
@@ -126,6 +145,19 @@ class Traffic:
         self.objects.yaw[cars, k:] = yaw
         self.objects.speed[cars, k:] = self.setup.bot_car_speed
 
+    def follow(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, speed: np.ndarray,
+               course: np.ndarray, parked: np.ndarray) -> None:
+        """Put every car's fellow racers where those cars now are (the racers' base_link
+        poses and speeds), absent where a racer is parked (its episode over)."""
+        if self.mates.shape[1] == 0:
+            return
+        cols = slice(self.first_racer, None)
+        o, mates = self.objects, self.mates
+        o.x[:, cols], o.y[:, cols], o.yaw[:, cols] = x[mates], y[mates], yaw[mates]
+        o.speed[:, cols] = speed[mates]
+        o.present[:, cols] = ~parked[mates]
+        self._measure(np.arange(len(x)), course, np.arange(self.first_racer, o.count))
+
     def contacts(self, x: np.ndarray, y: np.ndarray, yaw: np.ndarray) -> np.ndarray:
         """(N,) the first object each car's footprint touches, ``NO_CONTACT`` if none."""
         if self.empty:
@@ -133,8 +165,21 @@ class Traffic:
         return first_contact(x, y, yaw, self.objects)
 
     def is_bot(self, index: np.ndarray) -> np.ndarray:
-        """Whether object indices (``NO_CONTACT`` allowed) are bot cars (not obstacles)."""
+        """Whether object indices (``NO_CONTACT`` allowed) are bot cars."""
+        return (index >= self.n_obstacles) & (index < self.first_racer)
+
+    def is_car(self, index: np.ndarray) -> np.ndarray:
+        """Whether object indices (``NO_CONTACT`` allowed) are cars that drive (bot cars or
+        other racers), not obstacles."""
         return index >= self.n_obstacles
+
+    def is_racer(self, index: np.ndarray) -> np.ndarray:
+        """Whether object indices (``NO_CONTACT`` allowed) are fellow racers."""
+        return index >= self.first_racer
+
+    def racer_car(self, cars: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The batch index of the racer that is object ``index`` of each of ``cars``."""
+        return self.mates[cars, index - self.first_racer]
 
     def obstacle_centres(self, cars: np.ndarray) -> np.ndarray:
         """(len(cars), K, 2) the static obstacles of those worlds (reset rule)."""
@@ -148,4 +193,4 @@ class Traffic:
             return None
         speed = self.setup.bot_car_speed if self.bots is not None else None
         return object_params(self.objects, self.places, self.courses.length[course],
-                             model_ndist, x, y, yaw, speed)
+                             model_ndist, x, y, yaw, speed, own_entry=self.racer)

@@ -109,8 +109,7 @@ class CreateRace(BaseModel):
     name: str = Field(..., description="race name: letters, digits, '-', '_', '.'")
     track: str = Field("loop", description="track name")
     race_type: str = Field("time-trial", description="race type: time-trial, "
-                           "object-avoidance or head-to-bot (head-to-model is refused, "
-                           "saying why)")
+                           "object-avoidance, head-to-bot or head-to-model")
     laps: int = Field(3, ge=1, le=20, description="laps per submission, driven in one go")
     lighting: str = Field("studio", description="lighting preset every entrant races in")
     off_track_penalty: float = Field(1.0, ge=0, description="seconds frozen after leaving "
@@ -229,10 +228,9 @@ def create_app(home: str | Path | None = None, token: str | None = None,
 
     @app.get("/races", include_in_schema=False)
     def races_page(request: Request):
-        from racerl.evaluate.races import RACE_TYPES, UNSUPPORTED_TYPES
+        from racerl.evaluate.races import RACE_TYPES
 
-        return page(request, "races.html", race_types=RACE_TYPES,
-                    unsupported_types=UNSUPPORTED_TYPES)
+        return page(request, "races.html", race_types=RACE_TYPES)
 
     @app.get("/jobs", include_in_schema=False)
     def jobs_page(request: Request):
