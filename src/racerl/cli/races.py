@@ -164,7 +164,8 @@ def race_leaderboard(name: str = typer.Argument(..., help="race name")) -> None:
                "laps", "off track", "collisions", "penalty s", "lap times s", "model",
                "matches" if matches else "tries")
     for col in columns:
-        table.add_column(col, no_wrap=True, min_width=len(col) if col in ("#", "laps") else None,
+        narrow = col in ("#", "laps", "wins")
+        table.add_column(col, no_wrap=True, min_width=len(col) if narrow else None,
                          justify="left" if col in ("entrant", "lap times s", "model") else "right")
     for st in board:
         table.add_row(str(st.rank), st.entrant, *((str(st.wins),) if matches else ()),
