@@ -312,9 +312,21 @@ def test_without_an_opponent_prefix_drfcs_default_opponent_races(tmp_path):
     lines = [line for line in (root / "run.env").read_text().splitlines()
              if not line.startswith("DR_EVAL_OPP_")]
     (root / "run.env").write_text("\n".join(lines) + "\n")
-    imp = read_drfc(root, out=tmp_path / "h2m.yaml")
+    imp = read_drfc(root, name="mine", out=tmp_path / "h2m.yaml")
     assert imp.opponent == "rl-deepracer-sagemaker"  # scripts/evaluation/prepare-config.py
-    assert shlex.split(imp.race_commands()[1])[-1] == "rl-deepracer-sagemaker"
+    assert shlex.split(imp.race_commands()[1])[-2:] == ["mine", "rl-deepracer-sagemaker"]
+
+
+def test_drfcs_template_opponent_is_the_model_itself_so_the_centerline_driver_races(
+        tmp_path):
+    """DRfC's template races the model's own S3 prefix; a racerl model cannot race itself,
+    so the suggested race puts the centre-line driver against it, and the row says so."""
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_MODEL")
+    imp = read_drfc(root, out=tmp_path / "h2m.yaml")
+    opponent = row(imp, "DR_EVAL_OPP_S3_MODEL_PREFIX")
+    assert opponent.status == ADJUSTED and "centre-line" in opponent.note
+    assert shlex.split(imp.race_commands()[1])[-3:] == [imp.name, "--driver", "centerline"]
 
 
 def test_other_race_types_suggest_no_race_and_ignore_the_opponent(tmp_path):

@@ -165,7 +165,8 @@ class DrfcImport:
     DRfC's settings need them."""
     opponent: str | None = None
     """The opponent model of a HEAD_TO_MODEL run (DR_EVAL_OPP_S3_MODEL_PREFIX, DRfC's
-    default where unset); None for other race types."""
+    default where unset; the model's own name means the centre-line driver races it); None
+    for other race types."""
 
     @property
     def copies(self) -> dict[Path, Path]:
@@ -216,7 +217,10 @@ class DrfcImport:
             create += ["--" + option.replace("_", "-"), _text(value)]
         if self.evaluation.get("reverse_direction"):
             create.append("--reverse-direction")
-        submit = ["racerl", "race", "submit", self.race_name, self.name, self.opponent]
+        submit = ["racerl", "race", "submit", self.race_name, self.name]
+        # a model cannot race itself (DRfC's template races the model's own prefix)
+        submit += (["--driver", "centerline"] if self.opponent == self.name
+                   else [self.opponent])
         return [shlex.join(create), shlex.join(submit)]
 
 
@@ -741,8 +745,15 @@ def _opponent(m: _Mapper, e: EnvEntry) -> None:
               "(an opponent model)")
     elif e.key == "DR_EVAL_OPP_S3_MODEL_PREFIX":
         m.opponent = e.value.strip() or OPPONENT_UNSET
-        m.row(e.key, e.value, "racerl race submit RACE MODEL OPPONENT", m.opponent, MAPPED,
-              "the opponent model: a racerl model of that name (import or train it first)")
+        if m.opponent == m.name:
+            m.row(e.key, e.value, "racerl race submit RACE MODEL --driver centerline",
+                  "centerline", ADJUSTED, "the model itself (DRfC's template); a racerl race "
+                  "needs two entrants, so the suggested race's opponent is the centre-line "
+                  "driver (name another model instead to race it)")
+        else:
+            m.row(e.key, e.value, "racerl race submit RACE MODEL OPPONENT", m.opponent,
+                  MAPPED, "the opponent model: a racerl model of that name (import or train "
+                  "it first)")
     elif e.key in OPPONENT_NAMES:
         m.row(e.key, e.value, None, None, NOT_NEEDED, "no racerl counterpart: a race names "
               "each racer by its model")
