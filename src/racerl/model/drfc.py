@@ -6,7 +6,9 @@ A DRfC user keeps a run in ``run.env`` (and the machine in ``system.env``) and t
 says, for every setting it finds, what racerl makes of it (:class:`Row`): the
 :class:`~racerl.model.config.TrainConfig` field it sets, the ``racerl evaluate`` option it
 becomes, or why racerl needs no such setting (storage, containers and video streams: racerl
-runs locally) or cannot honour it yet (obstacles and bot cars). Nothing is dropped silently,
+runs locally) or cannot honour it yet (e-greedy exploration, a pretrained model in S3). A
+HEAD_TO_MODEL run trains a time trial, as DeepRacer does, and its opponent becomes the
+suggested head-to-model race (:meth:`DrfcImport.race_commands`). Nothing is dropped silently,
 because a user moving a model over must be able to check each value; a setting no DRfC
 version knows is listed as unknown. :func:`write_drfc_import` then writes the config YAML,
 with a copy of the reward function and of the model metadata beside it, all or nothing.
