@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from racerl.cli import app
 from racerl.envs.actions import ContinuousActions, DiscreteActions, load_action_space
 from racerl.envs.cars import race_setup
 from racerl.errors import RacerlError
+from racerl.evaluate.races import get_race
 from racerl.model.config import TrainConfig, load_config
 from racerl.model.drfc import (
     ADJUSTED,
@@ -266,6 +270,69 @@ def test_head_to_bot_maps_its_bot_car_settings(tmp_path):
     setup = race_setup(None, TrainConfig(**imp.config).validate().race_options())
     assert setup.bot_cars == 3 and setup.is_lane_change and setup.bot_car_penalty == 5.0
     assert row(imp, "DR_OA_NUMBER_OF_OBSTACLES").status == NOT_NEEDED
+
+
+def test_head_to_model_trains_a_time_trial_and_suggests_the_race(tmp_path):
+    """DeepRacer trains one car alone for HEAD_TO_MODEL; the opponent is the evaluation's, so
+    the import suggests a head-to-model race against it, and that race can be created."""
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_MODEL")
+    set_env(root / "run.env", "DR_WORLD_NAME", "loop")
+    set_env(root / "run.env", "DR_EVAL_OPP_S3_MODEL_PREFIX", "rival-01")
+    set_env(root / "run.env", "DR_EVAL_NUMBER_OF_TRIALS", "2")
+    imp = read_drfc(root, out=tmp_path / "h2m.yaml")
+    kind = row(imp, "DR_RACE_TYPE")
+    assert kind.status == MAPPED and imp.config["race_type"] == "time_trial"
+    assert "racerl race create --type head-to-model" in kind.note
+    opponent = row(imp, "DR_EVAL_OPP_S3_MODEL_PREFIX")
+    assert opponent.status == MAPPED and opponent.value == "rival-01"
+    assert "race submit" in opponent.field
+    for key in ("DR_EVAL_OPP_CAR_NAME", "DR_EVAL_OPP_DISPLAY_NAME", "DR_EVAL_OPP_RACER_NAME"):
+        assert row(imp, key).status == NOT_NEEDED and "no racerl counterpart" in row(imp, key).note
+    assert row(imp, "DR_EVAL_OPP_CAR_BODY_SHELL_TYPE").status == NOT_NEEDED
+    assert not [r for r in imp.rows if r.status == UNSUPPORTED and r.key.startswith(
+        ("DR_RACE_TYPE", "DR_EVAL_OPP_"))]
+    assert TrainConfig(**imp.config).validate().race_type == "time_trial"
+
+    create, submit = imp.race_commands()
+    assert shlex.split(submit) == ["racerl", "race", "submit", imp.race_name,
+                                   "rl-deepracer-sagemaker", "rival-01"]
+    result = CliRunner().invoke(app, shlex.split(create)[1:])
+    assert result.exit_code == 0, result.output
+    race = get_race(imp.race_name)
+    # DRfC's evaluation settings: 2 trials, 100 resets, 5 s off track, DeepRacer's 'any'
+    assert (race.type, race.track, race.laps) == ("head-to-model", "loop", 2)
+    assert (race.max_resets, race.off_track_penalty, race.collision_penalty) == (100, 5.0, 5.0)
+    assert race.race_setup().done_condition == "any"
+
+
+def test_without_an_opponent_prefix_drfcs_default_opponent_races(tmp_path):
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_MODEL")
+    lines = [line for line in (root / "run.env").read_text().splitlines()
+             if not line.startswith("DR_EVAL_OPP_")]
+    (root / "run.env").write_text("\n".join(lines) + "\n")
+    imp = read_drfc(root, name="mine", out=tmp_path / "h2m.yaml")
+    assert imp.opponent == "rl-deepracer-sagemaker"  # scripts/evaluation/prepare-config.py
+    assert shlex.split(imp.race_commands()[1])[-2:] == ["mine", "rl-deepracer-sagemaker"]
+
+
+def test_drfcs_template_opponent_is_the_model_itself_so_the_centerline_driver_races(
+        tmp_path):
+    """DRfC's template races the model's own S3 prefix; a racerl model cannot race itself,
+    so the suggested race puts the centre-line driver against it, and the row says so."""
+    root = drfc_copy(tmp_path)
+    set_env(root / "run.env", "DR_RACE_TYPE", "HEAD_TO_MODEL")
+    imp = read_drfc(root, out=tmp_path / "h2m.yaml")
+    opponent = row(imp, "DR_EVAL_OPP_S3_MODEL_PREFIX")
+    assert opponent.status == ADJUSTED and "centre-line" in opponent.note
+    assert shlex.split(imp.race_commands()[1])[-3:] == [imp.name, "--driver", "centerline"]
+
+
+def test_other_race_types_suggest_no_race_and_ignore_the_opponent(tmp_path):
+    imp = read_drfc(DEFAULTS, out=tmp_path / "tt.yaml")
+    assert imp.opponent is None and imp.race_commands() == []
+    assert row(imp, "DR_EVAL_OPP_S3_MODEL_PREFIX").status == NOT_NEEDED
 
 
 def test_a_bad_object_position_names_the_env_file(tmp_path):

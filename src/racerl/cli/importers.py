@@ -53,6 +53,8 @@ def import_drfc(
                   soft_wrap=True)
     console.print(f"evaluate: {escape(imp.evaluate_command())}", highlight=False,
                   soft_wrap=True)
+    for line in imp.race_commands():  # a HEAD_TO_MODEL run: DRfC's head-to-model evaluation
+        console.print(f"race:     {escape(line)}", highlight=False, soft_wrap=True)
     console.print(str(path), highlight=False, soft_wrap=True)
 
 

@@ -6,7 +6,9 @@ A DRfC user keeps a run in ``run.env`` (and the machine in ``system.env``) and t
 says, for every setting it finds, what racerl makes of it (:class:`Row`): the
 :class:`~racerl.model.config.TrainConfig` field it sets, the ``racerl evaluate`` option it
 becomes, or why racerl needs no such setting (storage, containers and video streams: racerl
-runs locally) or cannot honour it yet (obstacles and bot cars). Nothing is dropped silently,
+runs locally) or cannot honour it yet (e-greedy exploration, a pretrained model in S3). A
+HEAD_TO_MODEL run trains a time trial, as DeepRacer does, and its opponent becomes the
+suggested head-to-model race (:meth:`DrfcImport.race_commands`). Nothing is dropped silently,
 because a user moving a model over must be able to check each value; a setting no DRfC
 version knows is listed as unknown. :func:`write_drfc_import` then writes the config YAML,
 with a copy of the reward function and of the model metadata beside it, all or nothing.
@@ -76,6 +78,24 @@ WORLD_NAME_UNSET = "LGSWide"
 """The track DRfC's prepare-config scripts use when DR_WORLD_NAME is not set."""
 RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT", "HEAD_TO_MODEL")
 CUSTOM_FILES = ("model_metadata.json", "hyperparameters.json", "reward_function.py")
+HEAD_TO_MODEL_TRAINING = (
+    "DeepRacer trains one car alone for HEAD_TO_MODEL (a time trial: the simapp's rollout "
+    "worker spawns one agent, and DRfC's training prepare-config adds no objects); the "
+    "second model only comes in the evaluation: racerl race create --type head-to-model, "
+    "racerl race submit RACE MODEL OPPONENT")
+"""Why a HEAD_TO_MODEL run.env trains a time trial: deepracer-simapp
+bundle/markov/rollout_worker.py builds the single agent ``racecar`` and
+bundle/markov/agent_ctrl/rollout_agent_ctrl.py says "we are not supporting multi-agent
+training for now"; DRfC's scripts/training/prepare-config.py only adds obstacles or bot
+cars for OBJECT_AVOIDANCE and HEAD_TO_BOT."""
+OPPONENT_UNSET = "rl-deepracer-sagemaker"
+"""The opponent DRfC's evaluation prepare-config uses when DR_EVAL_OPP_S3_MODEL_PREFIX is
+not set."""
+OPPONENT_NAMES = ("DR_EVAL_OPP_CAR_NAME", "DR_EVAL_OPP_DISPLAY_NAME", "DR_EVAL_OPP_RACER_NAME")
+RACE_OPTIONS = ("max_resets", "off_track_penalty", "collision_penalty")
+"""``racerl evaluate`` options a head-to-model race takes under the same name; the race
+gets DRfC's value (racerl evaluate's default where run.env has none), since ``racerl race
+create``'s own defaults are the console's, not DeepRacer's evaluation's."""
 DEFAULT_MINUTES = 60
 """The budget the printed ``racerl train`` line suggests: DRfC trains until stopped, racerl
 needs a budget (--minutes or --steps)."""
@@ -145,6 +165,10 @@ class DrfcImport:
     """``racerl evaluate`` options from DR_EVAL_* (option name with '_' for '-' -> value),
     those that differ from racerl evaluate's defaults, plus ``track`` and ``video`` where
     DRfC's settings need them."""
+    opponent: str | None = None
+    """The opponent model of a HEAD_TO_MODEL run (DR_EVAL_OPP_S3_MODEL_PREFIX, DRfC's
+    default where unset; the model's own name means the centre-line driver races it); None
+    for other race types."""
 
     @property
     def copies(self) -> dict[Path, Path]:
@@ -173,6 +197,33 @@ class DrfcImport:
             elif value is not False:
                 args += [flag, _text(value)]
         return shlex.join(args)
+
+    @property
+    def race_name(self) -> str:
+        """The head-to-model race :meth:`race_commands` creates: the model's name + ``-h2m``."""
+        return f"{self.name}-h2m"
+
+    def race_commands(self) -> list[str]:
+        """For a HEAD_TO_MODEL run, the racerl lines that run DRfC's head-to-model evaluation:
+        create a head-to-model race on the evaluation's track with its laps, resets and
+        penalties, then race the model against the opponent. Empty for other race types
+        (their evaluation is :meth:`evaluate_command`)."""
+        if self.opponent is None:
+            return []
+        track = self.evaluation.get("track", self.tracks[0])
+        create = ["racerl", "race", "create", self.race_name, "--type", "head-to-model",
+                  "--track", str(track),
+                  "--laps", str(self.evaluation.get("trials", EVALUATE_DEFAULTS["trials"]))]
+        for option in RACE_OPTIONS:
+            value = self.evaluation.get(option, EVALUATE_DEFAULTS[option])
+            create += ["--" + option.replace("_", "-"), _text(value)]
+        if self.evaluation.get("reverse_direction"):
+            create.append("--reverse-direction")
+        submit = ["racerl", "race", "submit", self.race_name, self.name]
+        # a model cannot race itself (DRfC's template races the model's own prefix)
+        submit += (["--driver", "centerline"] if self.opponent == self.name
+                   else [self.opponent])
+        return [shlex.join(create), shlex.join(submit)]
 
 
 # Defaults of `racerl evaluate`'s options (src/racerl/cli/evaluation.py), to leave out of the
@@ -441,6 +492,7 @@ class _Mapper:
         self.rows: list[Row] = []
         self.config: dict = {}
         self.evaluation: dict = {}
+        self.opponent: str | None = None  # DR_EVAL_OPP_S3_MODEL_PREFIX of a HEAD_TO_MODEL run
         self.env: dict[str, EnvEntry] = {}  # the value each key ends with
         self.source = ""
 
@@ -518,8 +570,7 @@ def _race_type(m: _Mapper, e: EnvEntry) -> None:
     if kind == "TIME_TRIAL":
         m.row(e.key, kind, None, None, MAPPED, "racerl's default race type (time_trial)")
     elif kind == "HEAD_TO_MODEL":
-        m.row(e.key, kind, None, None, UNSUPPORTED, "a second model on the track is not in "
-              "racerl yet; racerl trains a time trial on the same track")
+        m.setting(e.key, kind, "race_type", "time_trial", HEAD_TO_MODEL_TRAINING)
     else:
         m.setting(e.key, kind, "race_type", kind.lower(),
                   "the DR_OA_* settings give its boxes" if kind == "OBJECT_AVOIDANCE"
@@ -688,12 +739,32 @@ def _objects(race_type: str) -> EnvHandler:
 
 
 def _opponent(m: _Mapper, e: EnvEntry) -> None:
-    if m.race_type == "HEAD_TO_MODEL":
-        m.row(e.key, e.value, None, None, UNSUPPORTED, "head-to-model races (a second model "
-              "on the track) are not in racerl yet")
-    else:
+    """DR_EVAL_OPP_*: the second car of DRfC's HEAD_TO_MODEL evaluation
+    (scripts/evaluation/prepare-config.py appends them to the racer's lists). Only the model
+    has a racerl counterpart: the opponent of ``racerl race submit RACE MODEL OPPONENT``."""
+    if m.race_type != "HEAD_TO_MODEL":
         m.row(e.key, e.value, None, None, NOT_NEEDED, "only for HEAD_TO_MODEL evaluations "
               "(an opponent model)")
+    elif e.key == "DR_EVAL_OPP_S3_MODEL_PREFIX":
+        m.opponent = e.value.strip() or OPPONENT_UNSET
+        if m.opponent == m.name:
+            m.row(e.key, e.value, "racerl race submit RACE MODEL --driver centerline",
+                  "centerline", ADJUSTED, "the model itself (DRfC's template); a racerl race "
+                  "needs two entrants, so the suggested race's opponent is the centre-line "
+                  "driver (name another model instead to race it)")
+        else:
+            m.row(e.key, e.value, "racerl race submit RACE MODEL OPPONENT", m.opponent,
+                  MAPPED, "the opponent model: a racerl model of that name (import or train "
+                  "it first)")
+    elif e.key in OPPONENT_NAMES:
+        m.row(e.key, e.value, None, None, NOT_NEEDED, "no racerl counterpart: a race names "
+              "each racer by its model")
+    elif e.key == "DR_EVAL_OPP_CAR_BODY_SHELL_TYPE":
+        m.row(e.key, e.value, None, None, NOT_NEEDED, "a body shell only changes the look; "
+              "every racerl car has DeepRacer's size")
+    else:
+        m.row(e.key, e.value, None, None, NOT_NEEDED, f"{LOCAL} (the opponent's model "
+              "files are a racerl model folder)")
 
 
 ENV_SETTINGS: dict[str, EnvHandler] = {
@@ -1136,7 +1207,10 @@ def read_drfc(folder: str | Path, name: str | None = None,
     config = {f.name: m.config[f.name] for f in fields(TrainConfig) if f.name in m.config}
     load_config_dict(config, f"{files.folder}: the imported settings")
     rows = sorted(m.rows, key=_source_rank)  # stable: file order within each file
-    return DrfcImport(files, m.name, m.path, rows, config, m.evaluation)
+    opponent = m.opponent
+    if m.race_type == "HEAD_TO_MODEL" and opponent is None:
+        opponent = OPPONENT_UNSET
+    return DrfcImport(files, m.name, m.path, rows, config, m.evaluation, opponent)
 
 
 def _source_rank(row: Row) -> int:
