@@ -106,7 +106,7 @@ def view(
                                       "and the stereo pair"),
     race_type: str = typer.Option("time_trial", help="with --camera: the objects of this race "
                                   "as the simulator places them (object_avoidance, "
-                                  "head_to_bot)"),
+                                  "head_to_bot, head_to_model: the other racer on the grid)"),
     object_positions: str = typer.Option("", help="with --race-type object_avoidance: fixed "
                                          "boxes, 'progress,lane;...'"),
     number_of_bot_cars: int = typer.Option(1, help="with --race-type head_to_bot"),
@@ -146,7 +146,14 @@ def _race_objects(course, at: float, race_type: str, object_positions: str,
     ``at``, as ``racerl train`` and ``racerl evaluate`` see them."""
     from racerl.envs.cars import Racers, race_setup
     from racerl.model.config import TrainConfig
+    from racerl.sim.race_setup import START_GAP, RaceSetup
 
+    if race_type == "head_to_model":  # the view of racer 1: racer 0 one grid place ahead
+        racers = Racers(2, track=course, observation="state", start="line",
+                        race=RaceSetup(race_type="head_to_model"))
+        racers.reset(np.arange(2), seeds=[0, 0],
+                     start_ndist=(at + START_GAP / course.length) % 1.0)
+        return racers.sim.objects.subset(np.array([1]))
     config = TrainConfig(race_type=race_type, object_positions=object_positions,
                          number_of_bot_cars=bot_cars).validate()
     race = race_setup(None, config.race_options())
