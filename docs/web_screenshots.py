@@ -1,6 +1,8 @@
 """Screenshots of every page of `racerl serve` at a laptop's width and a phone's, for the
 README: ``PYTHONPATH=src python docs/web_screenshots.py`` writes ``docs/web_<page>.png``
-(1280 px wide) and ``docs/web_<page>_phone.png`` (390 px).
+(1280 px wide) and ``docs/web_<page>_phone.png`` (390 px); ``... web_screenshots.py
+head-to-model`` writes only ``docs/web_head_to_model.png``, a head-to-model race's board
+after three matches of scripted drivers (no model to train, so seconds).
 
 Everything shown is real: a fresh racerl home in a temporary folder, a camera model trained
 there for a few seconds, then through the console's own API an evaluation with its video,
@@ -107,5 +109,31 @@ def ready(page, name: str) -> None:
     page.wait_for_timeout(300)
 
 
+def head_to_model() -> None:
+    """The race page of a head-to-model race after three matches, each one API call."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ["RACERL_HOME"] = tempfile.mkdtemp(prefix="racerl-screenshots-")
+    server, url = serve(Path(os.environ["RACERL_HOME"]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=url)
+        api = page.request
+        api.post("/api/races", data={"name": "duel", "race_type": "head-to-model",
+                                     "laps": 1, "done_condition": "any"})
+        fast, slow, line = ({"driver": "centerline", "speed": 1.5},
+                            {"driver": "centerline", "speed": 1.0}, {"driver": "raceline"})
+        for a, b in ((slow, fast), (fast, line), (fast, slow)):
+            api.post("/api/races/duel/submissions",
+                     data={**a, **{"opponent_" + k: v for k, v in b.items()}})
+        page.goto("/races")
+        ready(page, "races")
+        target = DOCS / "web_head_to_model.png"
+        page.screenshot(path=str(target), full_page=True)
+        print("saved", target)
+        browser.close()
+    server.should_exit = True
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(head_to_model() if sys.argv[1:] == ["head-to-model"] else main())

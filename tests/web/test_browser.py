@@ -267,3 +267,28 @@ def test_a_race_and_its_leaderboard(page, server):
     assert cells[0] == "1" and "centerline" in cells[1] and cells[4] == "1/1"
     assert float(cells[3]) > 0  # its best lap, in seconds
     page.problems.expect_none()
+
+
+def test_a_head_to_model_match_and_its_wins(page, server):
+    page.goto("/races")
+    page.wait_for_function("document.getElementById('opponent').options.length > 2")
+    page.fill("#race-name", "duel")
+    page.select_option("#race-type", "head-to-model")
+    assert page.locator("#race-done").is_visible() and page.locator("#race-bots").is_hidden()
+    page.select_option("#race-done", "any")
+    page.fill("#race-laps", "1")  # on loop, the form's first track
+    page.click("#create-race")
+    page.locator("#race-title", has_text="Leaderboard: duel").wait_for()
+    assert "the first car to finish ends it" in page.inner_text("#race-about")
+    assert page.locator("#opponent").is_visible()
+    assert page.locator("#board thead th").all_inner_texts()[-2:] == ["wins", "matches"]
+    page.select_option("#entrant", "driver:centerline:1.5")  # on the line, the other behind
+    page.select_option("#opponent", "driver:centerline")
+    page.click("#submit")
+    page.locator("#submit-state", has_text="beat").wait_for()
+    page.locator("#last-match", has_text="Last match: centerline @ 1.5 m/s beat "
+                 "centerline @ 1 m/s").wait_for()
+    rows = [r.locator("td").all_inner_texts() for r in page.locator("#board tbody tr").all()]
+    assert [(r[1], r[-2], r[-1]) for r in rows] == [
+        ("centerline @ 1.5 m/s", "1", "1"), ("centerline @ 1 m/s", "0", "1")]
+    page.problems.expect_none()

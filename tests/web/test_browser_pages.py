@@ -103,7 +103,7 @@ def test_a_model_on_a_race_leaderboard(page, server, tiny):  # noqa: F811
     page.goto("/races")
     page.wait_for_function("document.getElementById('entrant').options.length > 2")
     assert page.locator("#race-type option:not([disabled])").all_inner_texts() == [
-        "time-trial", "object-avoidance", "head-to-bot"]
+        "time-trial", "object-avoidance", "head-to-bot", "head-to-model"]
     assert page.locator("#race-objects").is_hidden()  # a time trial has no objects
     page.select_option("#race-type", "head-to-bot")
     assert page.locator("#race-bots").is_visible() and page.locator("#race-obstacles").is_hidden()

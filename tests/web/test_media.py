@@ -166,3 +166,43 @@ def test_race_types_offered_and_refused(client):
         "name": "bots", "race_type": "drag"}), 400)
     r = client.post("/api/races", json={"name": "tt", "race_type": "time-trial", "laps": 1})
     assert r.status_code == 201 and r.json()["type"] == "time-trial"
+
+
+def test_a_head_to_model_race_and_its_matches(client):
+    r = client.post("/api/races", json={"name": "duel", "race_type": "head-to-model",
+                                        "laps": 1, "done_condition": "all"})
+    assert r.status_code == 201, r.text
+    assert "every car races to its finish" in r.json()["description"]
+    r = client.post("/api/races", json={"name": "sprint", "race_type": "head-to-model",
+                                        "track": "loop", "laps": 1, "done_condition": "any"})
+    assert r.status_code == 201 and "the first car to finish ends it" in r.json()["description"]
+    assert "done-condition: not a setting" in error(client.post("/api/races", json={
+        "name": "nope", "race_type": "time-trial", "done_condition": "all"}), 400)
+
+    url = "/api/races/sprint/submissions"
+    assert "opponent_driver" in error(client.post(url, json={"driver": "centerline"}), 400)
+    assert "cannot race itself" in error(client.post(url, json={
+        "driver": "centerline", "opponent_driver": "centerline"}), 400)
+    assert "no model 'ghost'" in error(client.post(url, json={
+        "driver": "centerline", "opponent_model": "ghost"}), 404)
+    client.post("/api/races", json={"name": "solo", "laps": 1})
+    assert "races alone" in error(client.post("/api/races/solo/submissions", json={
+        "driver": "centerline", "opponent_driver": "raceline"}), 400)
+
+    # the entrant starts on the line, the opponent 0.75 m behind it: the faster car in
+    # front pulls away (the other way round, the fast one runs into the slow one's back)
+    r = client.post(url, json={"driver": "centerline", "speed": 1.5,
+                               "opponent_driver": "centerline", "opponent_speed": 1.0})
+    assert r.status_code == 201, r.text
+    match = r.json()
+    fast, slow = (s["entrant"] for s in match["standings"])
+    assert (fast, slow) == ("centerline @ 1.5 m/s", "centerline @ 1 m/s")
+    assert match["winner"] == fast and match["result"] == f"{fast} beat {slow}"
+    assert match["wins"] == [1, 0]
+    assert match["summaries"][0]["laps"] == 1  # the winner finished its lap...
+    assert match["summaries"][1]["laps"] == 0  # ...which ended the race ('any')
+    race = client.get("/api/races/sprint").json()
+    assert [(s["entrant"], s["wins"], s["submissions"]) for s in race["leaderboard"]] == [
+        (fast, 1, 1), (slow, 0, 1)]
+    assert race["last_match"] == {"winner": fast, "loser": slow}
+    assert client.get("/api/races/solo").json()["last_match"] is None

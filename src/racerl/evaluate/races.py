@@ -429,6 +429,16 @@ ORDER = ("total_time IS NULL, total_time, laps_completed DESC, best_lap IS NULL,
          "submitted")
 
 
+def last_match(race_name: str) -> tuple[str, str] | None:
+    """The newest match of a head-to-model race as (winner, loser), None before the first:
+    every match records exactly one winning row, and that row names the opponent it beat."""
+    with closing(connect()) as conn:
+        row = conn.execute("SELECT entrant, opponent FROM submissions WHERE race = ? "
+                           "AND opponent != '' AND won = 1 ORDER BY id DESC LIMIT 1",
+                           (race_name,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 def leaderboard(race_name: str) -> list[Standing]:
     """Each entrant's best submission, best first (in a head-to-model race, the most
     matches won first)."""

@@ -127,10 +127,13 @@ class CreateRace(BaseModel):
                                            "cars (default DRfC's 3)")
     bot_car_speed: float | None = Field(None, gt=0, description="head-to-bot: bot speed, m/s")
     is_lane_change: bool = Field(False, description="head-to-bot: bots change lanes")
+    done_condition: Literal["any", "all"] | None = Field(
+        None, description="head-to-model: 'any' (DRfC's default) ends the match when the "
+                          "first car finishes, 'all' when every car has")
 
 
 OBJECT_FIELDS = ("number_of_obstacles", "randomize_obstacle_locations", "object_positions",
-                 "number_of_bot_cars", "bot_car_speed", "is_lane_change")
+                 "number_of_bot_cars", "bot_car_speed", "is_lane_change", "done_condition")
 """The object settings the console's race form offers (the rest take DRfC's defaults)."""
 
 
@@ -139,6 +142,15 @@ class Submit(BaseModel):
     driver: Literal["centerline", "raceline"] | None = Field(
         None, description="a scripted driver instead of a model")
     speed: float = Field(1.0, gt=0, le=4, description="speed of the centre-line driver, m/s")
+    opponent_model: str | None = Field(None, description="head-to-model races: the other "
+                                       "entrant's model (or give opponent_driver)")
+    opponent_driver: Literal["centerline", "raceline"] | None = Field(
+        None, description="head-to-model races: a scripted opponent instead of a model")
+    opponent_speed: float = Field(1.0, gt=0, le=4, description="speed of the centre-line "
+                                  "opponent, m/s")
+
+    def has_opponent(self) -> bool:
+        return self.opponent_model is not None or self.opponent_driver is not None
 
 
 class JobOut(BaseModel):
@@ -473,22 +485,34 @@ def create_app(home: str | Path | None = None, token: str | None = None,
     @app.get("/api/races/{name}", tags=["races"])
     def race_detail(name: str) -> dict:
         """A race and its leaderboard (`racerl race leaderboard`)."""
-        from racerl.evaluate.races import get_race, leaderboard
+        from racerl.evaluate.races import HEAD_TO_MODEL, get_race, last_match, leaderboard
 
         race = get_race(check_name(name, "race"))
+        match = last_match(name) if race.type == HEAD_TO_MODEL else None
         return {**dataclasses.asdict(race), "description": race.describe(),
-                "leaderboard": [dataclasses.asdict(s) for s in leaderboard(name)]}
+                "leaderboard": [dataclasses.asdict(s) for s in leaderboard(name)],
+                "last_match": None if match is None else {"winner": match[0],
+                                                          "loser": match[1]}}
 
     @app.post("/api/races/{name}/submissions", tags=["races"], status_code=201)
     def submit(name: str, body: Submit) -> dict:
         """Race a model or a scripted driver and put it on the board (`racerl race
-        submit`); answers when the race is driven."""
+        submit`); answers when the race is driven. A head-to-model race takes a match:
+        the entrant and an opponent (opponent_model or opponent_driver) race at once, and
+        the answer has both runs and the winner."""
         from racerl.evaluate.evaluation import entrant
+        from racerl.evaluate.races import HEAD_TO_MODEL, get_race
         from racerl.evaluate.races import submit as run
 
-        check_name(name, "race")
-        if body.model is not None:
-            _folder(body.model)
+        race = get_race(check_name(name, "race"))
+        for model in (body.model, body.opponent_model):
+            if model is not None:
+                _folder(model)
+        if race.type == HEAD_TO_MODEL:
+            return _match(name, body)
+        if body.has_opponent():
+            raise RequestError(f"{name} is a {race.type} race: each entrant races alone, so "
+                               "leave out opponent_model and opponent_driver")
         who = entrant(body.model, body.driver, body.speed)
         result, standing = run(name, who)
         s = result.summary()
@@ -593,6 +617,26 @@ def _folder(name: str):
     if not folder.exists():
         raise RequestError(f"no model {name!r}", 404)
     return folder
+
+
+def _match(name: str, body: Submit) -> dict:
+    """One head-to-model match of the body's entrant and opponent, as the submit route
+    answers it (`racerl race submit RACE MODEL_A MODEL_B`)."""
+    from racerl.evaluate.evaluation import entrant
+    from racerl.evaluate.races import submit_match
+
+    if not body.has_opponent():
+        raise RequestError(f"{name} is a head-to-model race: two entrants race at once, so "
+                           "also give opponent_model (a model name) or opponent_driver "
+                           "(centerline or raceline, with opponent_speed)")
+    entrants = [entrant(body.model, body.driver, body.speed),
+                entrant(body.opponent_model, body.opponent_driver, body.opponent_speed)]
+    match, standings = submit_match(name, entrants)
+    winner, loser = entrants[match.winner].name, entrants[1 - match.winner].name
+    return {"standings": [dataclasses.asdict(s) for s in standings],
+            "notes": [who.note for who in entrants],
+            "summaries": [dataclasses.asdict(run.summary()) for run in match.runs],
+            "wins": match.wins, "winner": winner, "result": f"{winner} beat {loser}"}
 
 
 def _budget(body: Budget) -> list[str]:
