@@ -115,6 +115,16 @@ def test_view_camera_shows_the_race_layout_the_simulator_places(tmp_path):
     assert bad.exit_code != 0 and "race_type" in bad.output
 
 
+def test_view_camera_shows_the_other_racer_on_the_grid(tmp_path):
+    out = tmp_path / "racer.png"
+    result = runner.invoke(app, ["view", "--at", "0", "--camera", "--race-type",
+                                 "head_to_model", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(out))
+    red = (image[..., 0] > 150) & (image[..., 1] < 90) & (image[..., 2] < 90)  # racer paint
+    assert red[:360, 720:].sum() > 500  # in the RGB camera panel
+
+
 def test_view_rejects_unknown_lighting():
     result = runner.invoke(app, ["view", "--camera", "--lighting", "disco"])
     assert result.exit_code == 2 and "presets are" in result.output

@@ -174,7 +174,9 @@ class BatchSim:
             return
         if self.n % k or first_car % k:
             raise ValueError(f"a head-to-model batch races groups of {k} cars: {self.n} "
-                             f"car(s) from car {first_car} do not make whole groups")
+                             f"car(s) from car {first_car} do not make whole groups "
+                             "(head-to-model races are raced, not trained: racerl race "
+                             "create --type head-to-model, or evaluate_match)")
         if len(self.courses) > 1:
             raise ValueError("head-to-model racers share one track in one direction: give "
                              "one track and no alternate_direction")
