@@ -47,6 +47,8 @@ def test_train_config_checks_race_options():
     assert race_setup(None, cfg.race_options()).bot_cars == 2
     with pytest.raises(ConfigError, match="race_type"):
         TrainConfig(race_type="drag").validate()
+    with pytest.raises(ConfigError, match="head_to_model is raced, not trained"):
+        TrainConfig(race_type="head_to_model").validate()
     with pytest.raises(ConfigError, match="object_positions"):
         TrainConfig(race_type="object_avoidance", object_positions="0.5").validate()
     with pytest.raises(ConfigError, match="lower_lane_change_time"):
@@ -58,7 +60,8 @@ def test_train_config_checks_race_options():
 
 
 def test_the_configs_race_fields_are_the_simulators():
-    assert set(RACE_FIELDS) == set(RaceSetup.__dataclass_fields__)
+    assert set(RACE_FIELDS) | set(race_setup_module.MATCH_FIELDS) == set(
+        RaceSetup.__dataclass_fields__)
     assert MAX_OBJECTS == race_setup_module.MAX_OBJECTS
     for name in RACE_FIELDS:  # the same defaults (DRfC's)
         assert getattr(TrainConfig(), name) == (

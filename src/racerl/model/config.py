@@ -256,6 +256,10 @@ class TrainConfig:
         choices = {"algorithm": ALGORITHMS, "network": NETWORKS,
                    "observation": OBSERVATIONS, "lighting": PRESETS, "device": DEVICES,
                    "best_model_metric": BEST_MODEL_METRICS, "race_type": RACE_TYPES}
+        if self.race_type == "head_to_model":
+            raise bad("race_type", "head_to_model is raced, not trained (DeepRacer trains no "
+                      "multi-agent runs): train with head_to_bot, then race with racerl race "
+                      "create --type head-to-model")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"must be one of {', '.join(allowed)}, "

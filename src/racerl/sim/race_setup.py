@@ -30,6 +30,9 @@ START_GAP = 0.75
 the start line (simapp ``track_geom/utils.py`` ``get_start_positions`` with
 ``START_POS_OFFSET`` = 0.75 from ``track_geom/constants.py``)."""
 DONE_CONDITIONS = ("any", "all")
+MATCH_FIELDS = ("racers", "done_condition")
+"""The settings of head-to-model races only, which are raced and never trained (DeepRacer
+trains no multi-agent runs): a training config has every other field."""
 
 MAX_OBJECTS = 32
 """Objects per car at most: the console offers 1-6 boxes and 1-6 bot cars; every object costs
