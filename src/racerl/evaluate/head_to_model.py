@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from racerl.camera.sensors import Sensors
 from racerl.drive.rollout import Commands, Controller, Keep, Routed, rollout
 from racerl.envs.cars import Observation, Racers, state_observation
 from racerl.errors import RacerlError
@@ -80,19 +81,17 @@ def evaluate_match(drivers: Sequence[Driver], settings: EvalSettings,
                   lighting=settings.lighting,
                   **(sensors.metadata() if sensors is not None else {}),
                   start="line", rules=settings.rules, reverse=settings.reverse, race=race)
-    groups = []
-    for i, driver in enumerate(drivers):
-        mine = np.arange(i, heats * k, k)
-        inner = driver.controller(cars.track, cars.sim.vehicle)
-        groups.append((mine, _Sees(inner, driver, cars, mine)))
-    routed = Routed(groups, observation=cars.observation)
+    cars_of = [np.arange(i, heats * k, k) for i in range(k)]  # driver i is racer i of each heat
+    routed = Routed([(mine, _Sees(driver.controller(cars.track, cars.sim.vehicle), driver,
+                                  cars, mine))
+                     for driver, mine in zip(drivers, cars_of, strict=True)],
+                    observation=cars.observation)
     # Every racer of a heat races in the same light: heat h's cars all take seed + h.
     seeds = [settings.seed + car // k for car in range(heats * k)]
     result = rollout(cars, routed, seeds=seeds,
                      keep=Keep(trajectory=True, frames=keep_frames, params=True))
     runs = []
-    for i, driver in enumerate(drivers):
-        mine = list(range(i, heats * k, k))
+    for driver, mine in zip(drivers, cars_of, strict=True):
         episodes = [e for e in result.episodes if e.car in mine]
         if not settings.continuous:
             episodes = [replace(e, trial=e.car // k + 1) for e in episodes]
@@ -109,12 +108,13 @@ def evaluate_match(drivers: Sequence[Driver], settings: EvalSettings,
 def _shared_view(drivers: Sequence[Driver]) -> Driver | None:
     """The one camera view every looking driver shares (None: nobody looks at a camera); a
     clear error when two drivers need different sensors or colours."""
+    def view(driver: Driver) -> tuple[list[str], bool]:
+        return (driver.sensors or Sensors()).names, driver.rgb  # None: the front camera
+
     lookers = [d for d in drivers if d.observation == "camera"]
     for other in lookers[1:]:
         first = lookers[0]
-        mine = (first.sensors.names if first.sensors else ["FRONT_FACING_CAMERA"], first.rgb)
-        theirs = (other.sensors.names if other.sensors else ["FRONT_FACING_CAMERA"],
-                  other.rgb)
+        mine, theirs = view(first), view(other)
         if mine != theirs:
             def seen(names: list[str], rgb: bool) -> str:
                 return " + ".join(names) + (" in RGB" if rgb else " in grey")
